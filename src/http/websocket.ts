@@ -1,0 +1,82 @@
+import type { Server } from "node:http";
+import { GraphQLError, type ExecutionArgs } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import { authenticate, secretFrom } from "../auth/tokens.js";
+import { logger } from "../logger.js";
+import { MAX_WS_MESSAGE_BYTES } from "./limits.js";
+import type { Yoga } from "./yoga.js";
+
+/** Close codes for a refused connection: no token at all, or a bad one. */
+export const WS_UNAUTHORIZED = 4401;
+
+type ConnectionParams = { authorization?: unknown; Authorization?: unknown; token?: unknown } | undefined;
+
+function tokenOf(params: ConnectionParams): string | undefined {
+  return secretFrom(params?.authorization) ?? secretFrom(params?.Authorization) ?? secretFrom(params?.token);
+}
+
+/**
+ * graphql-ws on the HTTP server's port and GraphQL path. Operations go
+ * through Yoga's envelop (STYLE.md 5), so auth, masking, limits and plugins
+ * are the same as over HTTP. The token is checked on connect (4401 without
+ * one, 4403 for a bad one) and again for every operation.
+ */
+export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean): { close(): Promise<void> } {
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: MAX_WS_MESSAGE_BYTES });
+  const disposable = useServer<ConnectionParams>(
+    {
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      onConnect: async (ctx) => {
+        if (authOff) return true;
+        const token = tokenOf(ctx.connectionParams);
+        if (!token) {
+          ctx.extra.socket.close(WS_UNAUTHORIZED, 'Unauthorized: pass connectionParams { authorization: "Bearer <token>" }');
+          return false;
+        }
+        return (await authenticate(token)) !== null; // false closes with 4403 Forbidden
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          token: tokenOf(ctx.connectionParams),
+        });
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        let contextValue;
+        try {
+          contextValue = await contextFactory();
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wss,
+  );
+  wss.on("error", (error) => logger.error({ err: error }, "WebSocket server error"));
+  return {
+    /** Closes every socket (1001 Going away), then the server. */
+    close: async () => {
+      await disposable.dispose();
+    },
+  };
+}

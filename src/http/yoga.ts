@@ -1,0 +1,34 @@
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import type { EventPubSub } from "../core/event-bridge.js";
+import { logger } from "../logger.js";
+import { useMutationRole } from "../schema/authorize.js";
+import { maskError } from "../schema/errors.js";
+import { schema } from "../schema/index.js";
+import { createContextFactory, type Context, type InitialContext } from "./context.js";
+import { useDocumentLimits } from "./limits.js";
+
+export type Yoga = YogaServerInstance<InitialContext, Context>;
+
+/**
+ * The GraphQL server. GraphiQL is served at the same path; it runs
+ * subscriptions over server-sent events with the headers it is given,
+ * while programs use graphql-ws on the same path (src/http/websocket.ts).
+ */
+export function createGraphQLServer(options: { authOff: boolean; pubsub: EventPubSub }): Yoga {
+  return createYoga<InitialContext, Context>({
+    schema,
+    context: createContextFactory(options.authOff, options.pubsub),
+    maskedErrors: { maskError },
+    logging: {
+      debug: (...args) => logger.debug({ yoga: args }, "yoga"),
+      info: (...args) => logger.info({ yoga: args }, "yoga"),
+      warn: (...args) => logger.warn({ yoga: args }, "yoga"),
+      error: (...args) => logger.error({ yoga: args }, "yoga"),
+    },
+    graphiql: {
+      title: "Milepost",
+      defaultQuery: "# Add your token under Headers: {\"Authorization\": \"Bearer <token>\"}\n{\n  health { ok database workers version }\n}\n",
+    },
+    plugins: [...useDocumentLimits(), useMutationRole()],
+  });
+}

@@ -1,0 +1,22 @@
+import PgBoss from "pg-boss";
+import type { Logger } from "../logger.js";
+
+/** pg-boss keeps its tables here, apart from Prisma's. */
+export const BOSS_SCHEMA = "pgboss";
+
+/**
+ * Starts pg-boss on the service's database. Api processes only send jobs, so
+ * they leave maintenance and cron scheduling to the workers.
+ */
+export async function startBoss(databaseUrl: string, options: { runsWork: boolean }, log: Logger): Promise<PgBoss> {
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    schema: BOSS_SCHEMA,
+    application_name: "milepost",
+    supervise: options.runsWork,
+    schedule: options.runsWork,
+  });
+  boss.on("error", (error) => log.error({ err: error }, "pg-boss error"));
+  await boss.start();
+  return boss;
+}

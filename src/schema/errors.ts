@@ -1,0 +1,69 @@
+import { GraphQLError } from "graphql";
+import { maskError as yogaMaskError, type MaskError } from "graphql-yoga";
+import { z } from "zod";
+import { IllegalTransitionError } from "../core/status.js";
+import { logger } from "../logger.js";
+
+/** The `extensions.code` values of the contract. */
+export type ErrorCode =
+  | "BAD_USER_INPUT"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "RATE_LIMITED"
+  | "INTERNAL_SERVER_ERROR";
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
+
+/** An expected failure, shown to the client as it is. */
+export function userError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  const status = HTTP_STATUS[code];
+  return new GraphQLError(message, { extensions: { code, ...extensions, ...(status ? { http: { status } } : {}) } });
+}
+
+export function notFound(what: string, id: string | number): GraphQLError {
+  return userError("NOT_FOUND", `${what} ${id} does not exist`);
+}
+
+/** zod issues as `field.path: message` lines, the form every BAD_USER_INPUT uses. */
+function describeIssues(error: z.ZodError, prefix: (string | number)[]): { fields: string[]; message: string } {
+  const fields = error.issues.map((issue) => [...prefix, ...issue.path].map(String).join(".") || "input");
+  const lines = error.issues.map((issue, index) => `${fields[index]}: ${issue.message}`);
+  return { fields: [...new Set(fields)], message: `Invalid input: ${lines.join("; ")}` };
+}
+
+/** Validates a mutation's input; failures become BAD_USER_INPUT naming the fields. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, path: (string | number)[] = []): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const { fields, message } = describeIssues(parsed.error, path);
+  throw userError("BAD_USER_INPUT", message, { fields });
+}
+
+/** Database ids are integers; an ID argument that is not one is bad input, not NOT_FOUND. */
+export function parseId(id: string | number, argument = "id"): number {
+  return parseInput(z.coerce.number().int().positive().max(2 ** 31 - 1), id, [argument]);
+}
+
+/**
+ * Yoga's error masking: contract errors pass, domain errors thrown deeper
+ * get their code here (one place, not a try/catch per resolver), and
+ * anything else is logged with its stack and shown only as
+ * INTERNAL_SERVER_ERROR.
+ */
+export const maskError: MaskError = (
+  error,
+  message,
+  isDev,
+) => {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof IllegalTransitionError) {
+    return userError("CONFLICT", original.message, { from: original.from, to: original.to });
+  }
+  const masked = yogaMaskError(error, message, isDev);
+  if (masked instanceof GraphQLError && masked.extensions?.unexpected) {
+    logger.error({ err: original }, "unexpected error in a GraphQL operation");
+  }
+  return masked;
+};

@@ -1,0 +1,180 @@
+import { z } from "zod";
+import { prisma } from "../db/client.js";
+import type { SubjectKind } from "../generated/prisma/enums.js";
+import {
+  eventFromRow,
+  eventWhere,
+  matches,
+  type CheckpointEvent,
+  type EventFilter,
+  type LogEvent,
+  type MilepostEvent,
+  type ProgressEvent,
+  type StatusEvent,
+} from "../core/events.js";
+import type { EventPubSub } from "../core/event-bridge.js";
+import { builder } from "./builder.js";
+import { CheckpointRef } from "./checkpoint.js";
+import { parseId, parseInput } from "./errors.js";
+import { StatusEnum } from "./status.js";
+
+export const EventKindEnum = builder.enumType("EventKind", { values: ["PROGRESS", "CHECKPOINT", "LOG", "STATUS"] as const });
+export const SubjectKindEnum = builder.enumType("SubjectKind", {
+  values: ["IMPORT", "QUEUE_ITEM", "JOB", "JOB_STEP", "COLLECTOR_RUN"] as const,
+});
+const LogLevelEnum = builder.enumType("LogLevel", { values: ["DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] as const });
+
+const SubjectInput = builder.inputType("SubjectInput", {
+  fields: (t) => ({
+    kind: t.field({ type: SubjectKindEnum, required: true }),
+    id: t.id({ required: true }),
+  }),
+});
+
+const TYPE_OF_KIND = {
+  PROGRESS: "ProgressEvent",
+  CHECKPOINT: "CheckpointEvent",
+  LOG: "LogEvent",
+  STATUS: "StatusEvent",
+} as const;
+
+export const EventRef = builder.interfaceRef<MilepostEvent>("Event").implement({
+  resolveType: (event) => TYPE_OF_KIND[event.kind],
+  fields: (t) => ({
+    id: t.exposeID("id", { description: "Monotonic per database; a client that reconnects passes the last one it saw as `after`." }),
+    kind: t.expose("kind", { type: EventKindEnum }),
+    subjectKind: t.expose("subjectKind", { type: SubjectKindEnum }),
+    subjectId: t.id({ resolve: (event) => String(event.subjectId) }),
+    at: t.expose("at", { type: "DateTime" }),
+  }),
+});
+
+builder.objectRef<ProgressEvent>("ProgressEvent").implement({
+  interfaces: [EventRef],
+  description: "Counters of running work; coalesced to at most 4 a second per subject and not persisted.",
+  fields: (t) => ({
+    done: t.exposeInt("done"),
+    total: t.exposeInt("total", { nullable: true }),
+    progress: t.exposeFloat("progress", { nullable: true }),
+    ratePerSecond: t.exposeFloat("ratePerSecond", { nullable: true }),
+    etaSeconds: t.exposeFloat("etaSeconds", { nullable: true }),
+    counters: t.field({ type: "JSON", resolve: (event) => event.counters }),
+  }),
+});
+
+builder.objectRef<CheckpointEvent>("CheckpointEvent").implement({
+  interfaces: [EventRef],
+  description: "A checkpoint committed; only the subject's last one is kept.",
+  fields: (t) => ({ checkpoint: t.field({ type: CheckpointRef, resolve: (event) => event.checkpoint }) }),
+});
+
+builder.objectRef<LogEvent>("LogEvent").implement({
+  interfaces: [EventRef],
+  fields: (t) => ({
+    level: t.expose("level", { type: LogLevelEnum }),
+    message: t.exposeString("message"),
+  }),
+});
+
+builder.objectRef<StatusEvent>("StatusEvent").implement({
+  interfaces: [EventRef],
+  fields: (t) => ({
+    from: t.expose("from", { type: StatusEnum, nullable: true }),
+    to: t.expose("to", { type: StatusEnum }),
+    reason: t.exposeString("reason", { nullable: true }),
+  }),
+});
+
+type SubjectArg = { kind: SubjectKind; id: string | number };
+
+function filterOf(subject: SubjectArg | null | undefined, kinds: readonly MilepostEvent["kind"][] | null | undefined): EventFilter {
+  return {
+    subject: subject ? { kind: subject.kind, id: parseId(subject.id, "subject.id") } : undefined,
+    kinds: kinds ?? undefined,
+  };
+}
+
+const afterSchema = z.string().regex(/^\d{1,19}$/, "must be an event id").transform(BigInt);
+const firstSchema = z.number().int().min(0).max(1000);
+const REPLAY_PAGE = 500;
+
+builder.queryField("events", (t) =>
+  t.connection(
+    {
+      type: EventRef,
+      description: "Persisted LOG and STATUS events (and the last CHECKPOINT) of one subject, oldest first.",
+      args: {
+        subject: t.arg({ type: SubjectInput, required: true }),
+        kinds: t.arg({ type: [EventKindEnum] }),
+      },
+      resolve: async (_root, args) => {
+        const filter = filterOf(args.subject, args.kinds);
+        const first = parseInput(firstSchema, args.first ?? 100, ["first"]);
+        const after = args.after ? parseInput(afterSchema, args.after, ["after"]) : undefined;
+        const rows = await prisma().event.findMany({ where: eventWhere(filter, after), orderBy: { id: "asc" }, take: first + 1 });
+        const edges = rows.slice(0, first).map((row) => ({ cursor: row.id.toString(), node: eventFromRow(row) }));
+        return {
+          edges,
+          pageInfo: {
+            hasNextPage: rows.length > first,
+            hasPreviousPage: after !== undefined,
+            startCursor: edges[0]?.cursor ?? null,
+            endCursor: edges.at(-1)?.cursor ?? null,
+          },
+          totalCount: () => prisma().event.count({ where: eventWhere(filter) }),
+        };
+      },
+    },
+    { name: "EventConnection" },
+    { name: "EventEdge" },
+  ),
+);
+
+/**
+ * Live events, after replaying the persisted ones past `after`. The live
+ * stream is opened before the replay reads the table, so nothing committed
+ * in between is missed; what both deliver is sent once.
+ */
+async function* eventStream(pubsub: EventPubSub, filter: EventFilter, after: bigint | undefined): AsyncGenerator<MilepostEvent> {
+  const live = pubsub.subscribe("event");
+  const firstLive = live.next(); // starts listening now
+  try {
+    let replayedUpTo = after;
+    if (after !== undefined) {
+      for (;;) {
+        const rows = await prisma().event.findMany({ where: eventWhere(filter, replayedUpTo), orderBy: { id: "asc" }, take: REPLAY_PAGE });
+        for (const row of rows) {
+          replayedUpTo = row.id;
+          yield eventFromRow(row);
+        }
+        if (rows.length < REPLAY_PAGE) break;
+      }
+    }
+    for (let next = await firstLive; !next.done; next = await live.next()) {
+      const event = next.value;
+      if (!matches(event, filter)) continue;
+      if (replayedUpTo !== undefined && event.kind !== "PROGRESS" && BigInt(event.id) <= replayedUpTo) continue;
+      yield event;
+    }
+  } finally {
+    await live.return();
+  }
+}
+
+builder.subscriptionField("events", (t) =>
+  t.field({
+    type: EventRef,
+    description: "Events of one subject, or of all subjects when none is given. With `after`, first replays the persisted events after that id.",
+    args: {
+      subject: t.arg({ type: SubjectInput }),
+      kinds: t.arg({ type: [EventKindEnum] }),
+      after: t.arg.id(),
+    },
+    subscribe: (_root, args, ctx) => {
+      const filter = filterOf(args.subject, args.kinds);
+      const after = args.after ? parseInput(afterSchema, String(args.after), ["after"]) : undefined;
+      return eventStream(ctx.pubsub, filter, after);
+    },
+    resolve: (event) => event,
+  }),
+);

@@ -1,0 +1,10 @@
+// Assembles the schema: each domain file adds its types and root fields.
+import { builder } from "./builder.js";
+import "./scalars.js";
+import "./status.js";
+import "./checkpoint.js";
+import "./api-tokens.js";
+import "./health.js";
+import "./events.js";
+
+export const schema = builder.toSchema({ sortSchema: false });

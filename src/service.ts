@@ -1,0 +1,128 @@
+import { createServer as createHttpServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type PgBoss from "pg-boss";
+import { ensureAdminToken } from "./auth/tokens.js";
+import type { Config } from "./config.js";
+import { createEventPubSub, startEventBridge } from "./core/event-bridge.js";
+import { connectPrisma, disconnectPrisma } from "./db/client.js";
+import { openDatabase, type Database } from "./db/database.js";
+import { MAX_BODY_BYTES } from "./http/limits.js";
+import { attachWebSockets } from "./http/websocket.js";
+import { createGraphQLServer } from "./http/yoga.js";
+import { startBoss } from "./jobs/boss.js";
+import { startHeartbeat } from "./jobs/heartbeat.js";
+import { logger } from "./logger.js";
+
+export interface Service {
+  /** Opens the database, starts pg-boss and, for the api role, listens. */
+  start(): Promise<void>;
+  /**
+   * Stops taking requests and work, lets running work reach a checkpoint
+   * (up to SHUTDOWN_TIMEOUT_MS), then closes sockets, HTTP, pg-boss, the
+   * LISTEN connection, Prisma and the embedded database, in that order.
+   */
+  stop(): Promise<void>;
+  /** The GraphQL endpoint, once started (api role). */
+  readonly url: string | undefined;
+  readonly databaseUrl: string | undefined;
+}
+
+/** Answers 413 before Yoga buffers a body larger than MAX_BODY_BYTES. */
+function tooLarge(request: { headers: { "content-length"?: string } }): boolean {
+  return Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES;
+}
+
+interface Api {
+  url: string;
+  closeSockets(): Promise<void>;
+  closeHttp(): Promise<void>;
+  closeBridge(): Promise<void>;
+}
+
+async function startApi(config: Config, databaseUrl: string): Promise<Api> {
+  const authOff = config.MILEPOST_AUTH === "off";
+  if (authOff) {
+    logger.warn("MILEPOST_AUTH=off: every request is let in as ADMIN. Do not expose this server.");
+  } else {
+    await ensureAdminToken({ adminToken: config.MILEPOST_ADMIN_TOKEN, dataDir: config.MILEPOST_DATA_DIR }, logger);
+  }
+  const pubsub = createEventPubSub();
+  const bridge = await startEventBridge(databaseUrl, pubsub, logger);
+  const yoga = createGraphQLServer({ authOff, pubsub });
+  const server: Server = createHttpServer((request, response) => {
+    if (tooLarge(request)) {
+      response.writeHead(413, { "content-type": "application/json" });
+      const message = `The request body is larger than ${MAX_BODY_BYTES} bytes`;
+      response.end(JSON.stringify({ errors: [{ message, extensions: { code: "BAD_USER_INPUT" } }] }));
+      return;
+    }
+    void yoga(request, response);
+  });
+  const sockets = attachWebSockets(server, yoga, authOff);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
+  return {
+    url: `http://${host}:${port}${yoga.graphqlEndpoint}`,
+    closeSockets: () => sockets.close(),
+    closeHttp: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+    closeBridge: () => bridge.stop(),
+  };
+}
+
+/** The whole service: one process in the role its config gives. */
+export function createService(config: Config): Service {
+  let database: Database | undefined;
+  let prismaOpen = false;
+  let boss: PgBoss | undefined;
+  let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | undefined;
+  let api: Api | undefined;
+
+  return {
+    get url() {
+      return api?.url;
+    },
+    get databaseUrl() {
+      return database?.url;
+    },
+    async start() {
+      logger.level = config.LOG_LEVEL;
+      database = await openDatabase(config, logger);
+      connectPrisma(database.url);
+      prismaOpen = true;
+      boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api" }, logger);
+      heartbeat = await startHeartbeat(config.MILEPOST_ROLE, logger);
+      if (config.MILEPOST_ROLE !== "worker") api = await startApi(config, database.url);
+      logger.info({ role: config.MILEPOST_ROLE, url: api?.url }, "milepost started");
+    },
+    async stop() {
+      const steps: [string, (() => Promise<void>) | undefined][] = [
+        ["websockets", api?.closeSockets],
+        ["http", api?.closeHttp],
+        ["pg-boss", boss && (() => boss!.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, wait: true }))],
+        ["heartbeat", heartbeat?.stop],
+        ["event bridge", api?.closeBridge],
+        ["prisma", prismaOpen ? disconnectPrisma : undefined],
+        ["database", database?.close],
+      ];
+      api = boss = heartbeat = database = undefined;
+      prismaOpen = false;
+      for (const [part, close] of steps) {
+        if (!close) continue;
+        try {
+          await close();
+        } catch (error) {
+          logger.error({ err: error, part }, "could not close cleanly");
+        }
+      }
+      logger.info("milepost stopped");
+    },
+  };
+}
