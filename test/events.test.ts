@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordEvent } from "../src/core/events.js";
+import { canTransition, FINISHED, transition } from "../src/core/status.js";
+import { prisma } from "../src/db/client.js";
+import { spawnScript } from "./helpers/process.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+import { subscribe } from "./helpers/subscriptions.js";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ MILEPOST_ROLE: "api" });
+});
+afterAll(() => server.stop());
+
+const EVENT_FIELDS = `
+  id kind subjectKind subjectId at
+  ... on StatusEvent { from to reason }
+  ... on LogEvent { level message }
+  ... on CheckpointEvent { checkpoint { path { level index total } position } }
+  ... on ProgressEvent { done total progress etaSeconds counters }
+`;
+const SUBSCRIBE = `subscription($subject: SubjectInput, $after: ID, $kinds: [EventKind!]) {
+  events(subject: $subject, after: $after, kinds: $kinds) { ${EVENT_FIELDS} }
+}`;
+
+type Event = { id: string; kind: string; subjectId: string; [field: string]: unknown };
+
+describe("status machine", () => {
+  it("allows the lifecycle's transitions and nothing else", () => {
+    expect(canTransition("PENDING", "RUNNING")).toBe(true);
+    expect(canTransition("RUNNING", "WAITING")).toBe(true);
+    expect(canTransition("WAITING", "RUNNING")).toBe(true);
+    expect(canTransition("PAUSED", "PENDING")).toBe(true);
+    expect(canTransition("CANCELLED", "RUNNING")).toBe(false);
+    expect(canTransition("COMPLETED", "RUNNING")).toBe(false);
+    expect(canTransition("PENDING", "COMPLETED")).toBe(false);
+    expect(canTransition("RUNNING", "RUNNING")).toBe(false);
+    expect(FINISHED).toEqual(["COMPLETED", "FAILED", "CANCELLED"]);
+  });
+
+  it("records a STATUS event for a legal transition and refuses an illegal one, recording nothing", async () => {
+    const event = await prisma().$transaction((tx) =>
+      transition(tx, { subjectKind: "JOB", subjectId: 5, from: "PENDING", to: "RUNNING", reason: "started" }),
+    );
+    expect(event).toMatchObject({ kind: "STATUS", subjectKind: "JOB", subjectId: 5, from: "PENDING", to: "RUNNING", reason: "started" });
+    await expect(
+      prisma().$transaction((tx) => transition(tx, { subjectKind: "JOB", subjectId: 5, from: "CANCELLED", to: "RUNNING" })),
+    ).rejects.toThrow("JOB 5 is CANCELLED and cannot become RUNNING");
+    expect(await prisma().event.count({ where: { subjectKind: "JOB", subjectId: 5 } })).toBe(1);
+  });
+});
+
+describe("events", () => {
+  it("are delivered across processes: another process publishes, this api process delivers over graphql-ws", async () => {
+    const subject = { kind: "IMPORT", id: "7" };
+    const seed = await recordEvent(prisma(), { kind: "LOG", subjectKind: "IMPORT", subjectId: 7, level: "DEBUG", message: "seed" });
+    const live = subscribe<{ events: Event }>(server.ws(), SUBSCRIBE, { subject, after: "0" });
+    // The replayed seed proves the subscription is listening before the other process publishes.
+    expect((await live.next()).events).toMatchObject({ id: seed.id, kind: "LOG", message: "seed" });
+
+    const publisher = await spawnScript("test/fixtures/publish-events.ts", { DATABASE_URL: server.databaseUrl, SUBJECT_ID: "7" }, "published");
+    const received: Event[] = [];
+    for (let i = 0; i < 4; i++) received.push((await live.next()).events);
+    expect((await publisher.exited).code).toBe(0);
+
+    expect(received.map((event) => event.kind)).toEqual(["STATUS", "LOG", "CHECKPOINT", "PROGRESS"]);
+    expect(received[0]).toMatchObject({ from: "PENDING", to: "RUNNING", reason: "picked up by a worker", subjectId: "7" });
+    expect(received[2]).toMatchObject({ checkpoint: { path: [{ level: "page", index: 1, total: 10 }], position: { page: 2 } } });
+    expect(received[3]).toMatchObject({ done: 1, total: 10, progress: 0.1, counters: { itemsNew: 20 } });
+    const ids = received.map((event) => BigInt(event.id));
+    expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
+    // The rolled-back LOG never arrives: the next thing delivered is what comes after it.
+    await recordEvent(prisma(), { kind: "LOG", subjectKind: "IMPORT", subjectId: 7, level: "INFO", message: "after" });
+    expect((await live.next()).events).toMatchObject({ kind: "LOG", message: "after" });
+    await live.close();
+
+    // A client that reconnects with the last id it saw gets the persisted events it missed.
+    const replay = subscribe<{ events: Event }>(server.ws(), SUBSCRIBE, { subject, after: received[0].id });
+    expect((await replay.next()).events).toMatchObject({ kind: "LOG", message: "fetching page 1" });
+    expect((await replay.next()).events).toMatchObject({ kind: "CHECKPOINT" });
+    expect((await replay.next()).events).toMatchObject({ kind: "LOG", message: "after" });
+    await replay.close();
+
+    // The events query: persisted LOG and STATUS events and the last CHECKPOINT, oldest first.
+    const page = await server.gql<{ events: { totalCount: number; edges: { node: Event }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } }>(
+      `query($subject: SubjectInput!) { events(subject: $subject, first: 3) { totalCount edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } }`,
+      { subject },
+    );
+    expect(page.errors).toBeUndefined();
+    expect(page.data!.events.totalCount).toBe(5);
+    expect(page.data!.events.edges.map((edge) => edge.node.kind)).toEqual(["LOG", "STATUS", "LOG"]);
+    expect(page.data!.events.pageInfo.hasNextPage).toBe(true);
+    const rest = await server.gql<{ events: { edges: { node: Event }[]; pageInfo: { hasNextPage: boolean } } }>(
+      `query($subject: SubjectInput!, $after: String) { events(subject: $subject, after: $after) { edges { node { kind } } pageInfo { hasNextPage } } }`,
+      { subject, after: page.data!.events.pageInfo.endCursor },
+    );
+    expect(rest.data!.events.edges.map((edge) => edge.node.kind)).toEqual(["CHECKPOINT", "LOG"]);
+    expect(rest.data!.events.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it("keeps only a subject's last checkpoint", async () => {
+    const checkpoint = (page: number) =>
+      recordEvent(prisma(), {
+        kind: "CHECKPOINT",
+        subjectKind: "JOB",
+        subjectId: 9,
+        checkpoint: { path: [], position: { page }, at: new Date().toISOString() },
+      });
+    await checkpoint(1);
+    const last = await checkpoint(2);
+    const rows = await prisma().event.findMany({ where: { subjectKind: "JOB", subjectId: 9, kind: "CHECKPOINT" } });
+    expect(rows.map((row) => row.id.toString())).toEqual([last.id]);
+  });
+
+  it("filters by subject and kind, and sends events too large for NOTIFY by reference", async () => {
+    const live = subscribe<{ events: Event }>(server.ws(), SUBSCRIBE, { subject: { kind: "QUEUE_ITEM", id: "3" }, kinds: ["LOG"], after: "0" });
+    const ready = await recordEvent(prisma(), { kind: "LOG", subjectKind: "QUEUE_ITEM", subjectId: 3, level: "INFO", message: "ready" });
+    expect((await live.next()).events.id).toBe(ready.id);
+    await recordEvent(prisma(), { kind: "LOG", subjectKind: "QUEUE_ITEM", subjectId: 4, level: "INFO", message: "other subject" });
+    await prisma().$transaction((tx) => transition(tx, { subjectKind: "QUEUE_ITEM", subjectId: 3, from: "PENDING", to: "RUNNING" }));
+    const long = "é".repeat(5000); // cut to 4000 characters, still 8000 bytes of UTF-8: too large for NOTIFY
+    await recordEvent(prisma(), { kind: "LOG", subjectKind: "QUEUE_ITEM", subjectId: 3, level: "WARNING", message: long });
+    const big = (await live.next()).events;
+    expect(big).toMatchObject({ kind: "LOG", level: "WARNING" });
+    expect(big.message).toBe(`${long.slice(0, 4000)}…`);
+    await live.close();
+  });
+
+  it("refuses a malformed subject id or cursor as BAD_USER_INPUT", async () => {
+    const bad = await server.gql(`{ events(subject: { kind: IMPORT, id: "x" }) { totalCount } }`);
+    expect(bad.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["subject.id"] });
+    const cursor = await server.gql(`{ events(subject: { kind: IMPORT, id: "1" }, after: "nope") { totalCount } }`);
+    expect(cursor.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["after"] });
+  });
+});
