@@ -103,10 +103,11 @@ export function createService(config: Config): Service {
       logger.info({ role: config.MILEPOST_ROLE, url: api?.url }, "milepost started");
     },
     async stop() {
+      const startedBoss = boss;
       const steps: [string, (() => Promise<void>) | undefined][] = [
         ["websockets", api?.closeSockets],
         ["http", api?.closeHttp],
-        ["pg-boss", boss && (() => boss!.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, wait: true }))],
+        ["pg-boss", startedBoss && (() => startedBoss.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, wait: true }))],
         ["heartbeat", heartbeat?.stop],
         ["event bridge", api?.closeBridge],
         ["prisma", prismaOpen ? disconnectPrisma : undefined],

@@ -60,6 +60,7 @@ describe("roles and shutdown", () => {
     expect(await pending).toBeInstanceOf(Error);
     expect(closeCode).toBe(1001);
     expect(service.output()).toContain('"msg":"milepost stopped"');
+    expect(service.output(), "errors logged during shutdown").not.toMatch(/"level":(50|60)/);
     await client.dispose();
     release(client);
   });

