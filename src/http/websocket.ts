@@ -4,6 +4,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { authenticate, secretFrom } from "../auth/tokens.js";
 import { logger } from "../logger.js";
+import { withContractCode } from "../schema/errors.js";
 import { MAX_WS_MESSAGE_BYTES } from "./limits.js";
 import type { Yoga } from "./yoga.js";
 
@@ -49,10 +50,10 @@ export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean): 
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+          return [withContractCode(error instanceof GraphQLError ? error : new GraphQLError(String(error)))];
         }
         const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return errors.map(withContractCode);
         let contextValue;
         try {
           contextValue = await contextFactory();

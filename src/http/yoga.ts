@@ -5,6 +5,7 @@ import { useMutationRole } from "../schema/authorize.js";
 import { maskError } from "../schema/errors.js";
 import { schema } from "../schema/index.js";
 import { createContextFactory, type Context, type InitialContext } from "./context.js";
+import { useContractErrorCodes } from "./error-codes.js";
 import { useDocumentLimits } from "./limits.js";
 
 export type Yoga = YogaServerInstance<InitialContext, Context>;
@@ -29,6 +30,6 @@ export function createGraphQLServer(options: { authOff: boolean; pubsub: EventPu
       title: "Milepost",
       defaultQuery: "# Add your token under Headers: {\"Authorization\": \"Bearer <token>\"}\n{\n  health { ok database workers version }\n}\n",
     },
-    plugins: [...useDocumentLimits(), useMutationRole()],
+    plugins: [...useDocumentLimits(), useMutationRole(), useContractErrorCodes()],
   });
 }

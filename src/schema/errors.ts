@@ -14,6 +14,31 @@ export type ErrorCode =
   | "RATE_LIMITED"
   | "INTERNAL_SERVER_ERROR";
 
+const CONTRACT_CODES = new Set<string>([
+  "BAD_USER_INPUT",
+  "NOT_FOUND",
+  "CONFLICT",
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "RATE_LIMITED",
+  "INTERNAL_SERVER_ERROR",
+] satisfies ErrorCode[]);
+
+/**
+ * Request errors raised by graphql-js and Yoga before any resolver runs
+ * (syntax, unknown fields, variables of the wrong type, the depth limit)
+ * carry no code or one of Yoga's own; they are the client's input, so they
+ * become BAD_USER_INPUT and every error a client sees has a contract code.
+ */
+export function withContractCode<E extends { extensions?: Record<string, unknown> | null; message: string }>(error: E): E {
+  const code = error.extensions?.code;
+  if (typeof code === "string" && CONTRACT_CODES.has(code)) return error;
+  const extensions = { ...error.extensions, code: "BAD_USER_INPUT", ...(code ? { reason: code } : {}) };
+  return error instanceof GraphQLError
+    ? (new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions }) as unknown as E)
+    : { ...error, extensions };
+}
+
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
 
 /** An expected failure, shown to the client as it is. */
