@@ -1,3 +1,4 @@
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { EventPubSub } from "../core/event-bridge.js";
 import { logger } from "../logger.js";
@@ -26,6 +27,8 @@ export function createGraphQLServer(options: { authOff: boolean; pubsub: EventPu
       warn: (...args) => logger.warn({ yoga: args }, "yoga"),
       error: (...args) => logger.error({ yoga: args }, "yoga"),
     },
+    // GraphiQL's assets are served from this package, not a CDN: it works offline and behind firewalls.
+    renderGraphiQL,
     graphiql: {
       title: "Milepost",
       defaultQuery: "# Add your token under Headers: {\"Authorization\": \"Bearer <token>\"}\n{\n  health { ok database workers version }\n}\n",
