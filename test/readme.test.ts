@@ -1,0 +1,9 @@
+import { readFileSync } from "node:fs";
+import { expect, it } from "vitest";
+import { configTable } from "../src/config-table.js";
+
+it("shows the configuration table of src/config.ts (npm run config:table)", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const between = readme.split("<!-- config-table:start -->\n")[1]?.split("<!-- config-table:end -->")[0];
+  expect(between?.trim()).toBe(configTable());
+});
