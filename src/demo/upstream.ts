@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { catalogueSize, movieAt } from "./catalogue.js";
+
+/**
+ * Fault injection. Request counters are shared by every endpoint, so
+ * "every N requests" counts all of them.
+ */
+export interface DemoFaults {
+  /** Delay before every answer. */
+  latencyMs: number;
+  /** Every Nth request answers 503 (0: never). */
+  errorEvery: number;
+  /** Every Nth request answers 429 with Retry-After (0: never). */
+  rateLimitEvery: number;
+  retryAfterSeconds: number;
+  /** Every Nth request never answers (a hang, for timeouts; 0: never). */
+  hangEvery: number;
+  /** When set, requests without `api_key=<this>` (or a Bearer of it) get 401. */
+  apiKey: string | null;
+  /** Page numbers that answer this status instead, e.g. {"7": 404}. */
+  failPages: Record<string, number>;
+}
+
+export interface DemoOptions {
+  /** Movies in version 1 of the catalogue. */
+  items: number;
+  /** Items per page (TMDB: 20). */
+  pageSize: number;
+  version: number;
+  faults: DemoFaults;
+}
+
+export const NO_FAULTS: DemoFaults = {
+  latencyMs: 0,
+  errorEvery: 0,
+  rateLimitEvery: 0,
+  retryAfterSeconds: 1,
+  hangEvery: 0,
+  apiKey: null,
+  failPages: {},
+};
+
+export interface DemoUpstream {
+  options: DemoOptions;
+  /** Requests answered or refused so far. */
+  readonly requests: number;
+  /** Answers a request whose path is relative to the mount point; false when the path is not the demo's. */
+  handle(request: IncomingMessage, response: ServerResponse, path: string): boolean;
+}
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { "content-type": "application/json", ...headers });
+  response.end(JSON.stringify(body));
+}
+
+/** The demo upstream API: one catalogue behind four pagination styles, with injectable faults. */
+export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">> & { faults?: Partial<DemoFaults> } = {}): DemoUpstream {
+  const state: DemoOptions = {
+    items: options.items ?? 10_000,
+    pageSize: options.pageSize ?? 20,
+    version: options.version ?? 1,
+    faults: { ...NO_FAULTS, ...options.faults },
+  };
+  let requests = 0;
+
+  const slice = (offset: number, limit: number) => {
+    const total = catalogueSize(state.items, state.version);
+    const movies = [];
+    for (let index = offset; index < Math.min(total, offset + limit); index++) movies.push(movieAt(index, state.version));
+    return { movies, total };
+  };
+
+  const answer = (url: URL, path: string, response: ServerResponse, base: string) => {
+    const number = (name: string, fallback: number) => {
+      const value = Number(url.searchParams.get(name) ?? fallback);
+      return Number.isInteger(value) && value >= 0 ? value : NaN;
+    };
+    if (path === "/3/movie/popular" || path === "/link/movies") {
+      const page = number("page", 1);
+      if (!(page >= 1)) return send(response, 400, { status_message: "page must be an integer >= 1" });
+      const failure = state.faults.failPages[String(page)];
+      if (failure) return send(response, failure, { status_message: `Page ${page} is unavailable (injected)` });
+      const { movies, total } = slice((page - 1) * state.pageSize, state.pageSize);
+      const totalPages = Math.ceil(total / state.pageSize);
+      if (path === "/link/movies") {
+        const link: Record<string, string> = page < totalPages ? { link: `<${base}/link/movies?page=${page + 1}>; rel="next"` } : {};
+        return send(response, 200, movies, link);
+      }
+      return send(response, 200, { page, results: movies, total_pages: totalPages, total_results: total });
+    }
+    if (path === "/offset/movies") {
+      const offset = number("offset", 0);
+      const limit = number("limit", state.pageSize);
+      if (Number.isNaN(offset) || !(limit >= 1)) return send(response, 400, { error: "offset and limit must be integers" });
+      const { movies, total } = slice(offset, limit);
+      return send(response, 200, { items: movies, total });
+    }
+    if (path === "/cursor/movies") {
+      const after = url.searchParams.get("after");
+      const offset = after ? Number(Buffer.from(after, "base64url").toString()) : 0;
+      if (!Number.isInteger(offset)) return send(response, 400, { error: "bad cursor" });
+      const { movies, total } = slice(offset, state.pageSize);
+      const end = offset + movies.length;
+      return send(response, 200, { data: movies, next_cursor: end < total ? Buffer.from(String(end)).toString("base64url") : null });
+    }
+    return send(response, 404, { error: `No demo endpoint ${path}` });
+  };
+
+  return {
+    options: state,
+    get requests() {
+      return requests;
+    },
+    handle(request, response, path) {
+      if (!/^\/(3\/movie\/popular|link\/movies|offset\/movies|cursor\/movies)$/.test(path)) return false;
+      const n = ++requests;
+      const url = new URL(request.url ?? "/", "http://demo");
+      const host = request.headers.host ?? "127.0.0.1";
+      const base = `http://${host}${(request.url ?? "").split("?")[0].slice(0, -path.length)}`;
+      const { faults } = state;
+      const respond = () => {
+        if (faults.hangEvery && n % faults.hangEvery === 0) return; // never answers; the client times out
+        if (faults.rateLimitEvery && n % faults.rateLimitEvery === 0) {
+          return send(response, 429, { status_message: "Too many requests (injected)" }, { "retry-after": String(faults.retryAfterSeconds) });
+        }
+        if (faults.errorEvery && n % faults.errorEvery === 0) return send(response, 503, { status_message: "Unavailable (injected)" });
+        const key = url.searchParams.get("api_key") ?? request.headers.authorization?.replace(/^Bearer /, "");
+        if (faults.apiKey && key !== faults.apiKey) return send(response, 401, { status_message: "Invalid API key: you must be granted a valid key." });
+        answer(url, path, response, base);
+      };
+      if (faults.latencyMs > 0) setTimeout(respond, faults.latencyMs);
+      else respond();
+      return true;
+    },
+  };
+}
+
+/** Runs a demo upstream on its own port (tests, benches). */
+export async function startDemoServer(options?: Parameters<typeof createDemoUpstream>[0]): Promise<{ url: string; upstream: DemoUpstream; close(): Promise<void> }> {
+  const upstream = createDemoUpstream(options);
+  const server = createServer((request, response) => {
+    const path = (request.url ?? "/").split("?")[0];
+    if (!upstream.handle(request, response, path)) send(response, 404, { error: "not found" });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    upstream,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

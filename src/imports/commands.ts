@@ -1,0 +1,139 @@
+import { z } from "zod";
+import { Prisma, type Import } from "../generated/prisma/client.js";
+import { prisma, type Tx } from "../db/client.js";
+import { openUpstream } from "../core/cooldowns.js";
+import { recordEvent } from "../core/events.js";
+import { canonicalJson, sha256 } from "../core/json.js";
+import { IllegalTransitionError, transition } from "../core/status.js";
+import { sendJob } from "../jobs/queues.js";
+import { notFound, parseInput, userError } from "../schema/errors.js";
+import { getSource, listSources } from "../sources/registry.js";
+import { lockImport } from "./lease.js";
+
+export const startImportInput = z.object({
+  source: z.string().min(1),
+  name: z.string().trim().min(1).max(200).nullish(),
+  config: z.unknown(),
+  dataset: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, "letters, digits and . _ : - (at most 100), starting with a letter or digit")
+    .nullish(),
+  maxPages: z.number().int().min(1).max(10_000_000).nullish(),
+  checkpointEvery: z.number().int().min(1).max(1000).nullish(),
+  resumeExisting: z.boolean().nullish(),
+});
+
+/** Unfinished: may still run, or be resumed. */
+const UNFINISHED = ["PENDING", "RUNNING", "WAITING", "PAUSED", "FAILED"] as const;
+
+/**
+ * Starts an import, or, with resumeExisting (the default), returns the
+ * unfinished import of the same source, dataset and config, resumed if it
+ * was paused or failed. The row and its first job commit together.
+ */
+export async function startImport(raw: unknown, defaultCheckpointEvery: number): Promise<Import> {
+  const input = parseInput(startImportInput, raw, ["input"]);
+  const source = getSource(input.source);
+  if (!source) {
+    const known = listSources().map((s) => s.name).join(", ");
+    throw userError("BAD_USER_INPUT", `Unknown source "${input.source}"; known: ${known}`, { fields: ["input.source"] });
+  }
+  const config = parseInput(source.config, input.config ?? {}, ["input", "config"]) as Prisma.InputJsonValue;
+  const dataset = input.dataset ?? source.name;
+  const configKey = sha256(canonicalJson({ source: source.name, dataset, config }));
+  return prisma().$transaction(async (tx) => {
+    // Serialises starts of the same config, so two clients cannot start twins.
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${configKey}))`;
+    if (input.resumeExisting !== false) {
+      const existing = await tx.import.findFirst({ where: { configKey, status: { in: [...UNFINISHED] } }, orderBy: { id: "desc" } });
+      if (existing) return ["PAUSED", "FAILED"].includes(existing.status) ? requeue(tx, existing, "resumed by startImport") : existing;
+    }
+    const created = await tx.import.create({
+      data: {
+        name: input.name ?? `${source.name} ${new Date().toISOString().slice(0, 16).replace("T", " ")}`,
+        source: source.name,
+        dataset,
+        config,
+        configKey,
+        checkpointEvery: input.checkpointEvery ?? defaultCheckpointEvery,
+        maxPages: input.maxPages ?? null,
+      },
+    });
+    await recordEvent(tx, { kind: "STATUS", subjectKind: "IMPORT", subjectId: created.id, from: null, to: "PENDING", reason: "created" });
+    await sendJob("importRun", { importId: created.id }, { tx });
+    return created;
+  });
+}
+
+/** PAUSED/FAILED/WAITING → PENDING with a job to run it now. */
+async function requeue(tx: Tx, row: Import, reason: string): Promise<Import> {
+  await transition(tx, { subjectKind: "IMPORT", subjectId: row.id, from: row.status, to: "PENDING", reason });
+  const updated = await tx.import.update({
+    where: { id: row.id },
+    data: { status: "PENDING", resumeAt: null, waitingOn: null, pauseRequested: false, cancelRequested: false, crashCount: 0, completedAt: null },
+  });
+  await sendJob("importRun", { importId: row.id }, { tx });
+  return updated;
+}
+
+/** Runs `change` on the locked row; NOT_FOUND when there is none. */
+async function withImport(id: number, change: (tx: Tx, row: Import) => Promise<Import>): Promise<Import> {
+  return prisma().$transaction(async (tx) => {
+    const row = await lockImport(tx, id);
+    if (!row) throw notFound("Import", id);
+    return change(tx, row);
+  });
+}
+
+/** A running import is asked to stop (its worker obeys at the next page); one that is not running stops now. */
+async function stopImport(id: number, to: "PAUSED" | "CANCELLED"): Promise<Import> {
+  const flag = to === "PAUSED" ? "pauseRequested" : "cancelRequested";
+  const verb = to === "PAUSED" ? "pause" : "cancel";
+  return withImport(id, async (tx, row) => {
+    if (row.status === to) return row;
+    if (row.status === "RUNNING") {
+      await recordEvent(tx, { kind: "LOG", subjectKind: "IMPORT", subjectId: id, level: "INFO", message: `${verb} requested; stopping at the next checkpoint` });
+      return tx.import.update({ where: { id }, data: { [flag]: true } });
+    }
+    await transition(tx, { subjectKind: "IMPORT", subjectId: id, from: row.status, to, reason: to === "PAUSED" ? "paused on request" : "cancelled on request" });
+    return tx.import.update({
+      where: { id },
+      data: { status: to, resumeAt: null, waitingOn: null, ...(to === "CANCELLED" ? { completedAt: new Date() } : {}) },
+    });
+  });
+}
+
+export const pauseImport = (id: number) => stopImport(id, "PAUSED");
+export const cancelImport = (id: number) => stopImport(id, "CANCELLED");
+
+/** PAUSED, FAILED or WAITING imports run again from their last checkpoint; PENDING or RUNNING ones are left as they are. */
+export function resumeImport(id: number): Promise<Import> {
+  return withImport(id, async (tx, row) => {
+    if (row.status === "PENDING" || row.status === "RUNNING") {
+      return row.pauseRequested ? tx.import.update({ where: { id }, data: { pauseRequested: false } }) : row;
+    }
+    if (!["PAUSED", "FAILED", "WAITING"].includes(row.status)) throw new IllegalTransitionError("IMPORT", id, row.status, "PENDING");
+    return requeue(tx, row, "resumed on request");
+  });
+}
+
+/** Like resume, but a WAITING import's rate-limit cooldown is lifted too, for every import of that upstream. */
+export async function retryImportNow(id: number): Promise<Import> {
+  const row = await prisma().import.findUnique({ where: { id } });
+  if (!row) throw notFound("Import", id);
+  if (row.waitingOn) await openUpstream(row.waitingOn);
+  return resumeImport(id);
+}
+
+/** Deletes FAILED and CANCELLED imports (with their errors and events) last changed more than `days` ago; their records stay. */
+export async function cleanupFailedImports(days: number): Promise<number> {
+  const before = new Date(Date.now() - days * 86_400_000);
+  return prisma().$transaction(async (tx) => {
+    const doomed = await tx.import.findMany({ where: { status: { in: ["FAILED", "CANCELLED"] }, updatedAt: { lt: before } }, select: { id: true } });
+    const ids = doomed.map((row) => row.id);
+    if (ids.length === 0) return 0;
+    await tx.event.deleteMany({ where: { subjectKind: "IMPORT", subjectId: { in: ids } } });
+    const { count } = await tx.import.deleteMany({ where: { id: { in: ids } } });
+    return count;
+  });
+}

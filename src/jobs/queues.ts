@@ -1,0 +1,51 @@
+import type PgBoss from "pg-boss";
+import { z } from "zod";
+import type { Tx } from "../db/client.js";
+
+/**
+ * Every pg-boss queue, declared once (STYLE.md 7). A job carries ids only;
+ * its handler reads the state from the tables (DESIGN.md rule 1).
+ */
+export const QUEUES = {
+  /**
+   * Runs (or continues) one import. Retries are the engine's own (a crash
+   * count on the row, a sweep for stale leases), so pg-boss does not retry;
+   * a job may run for hours, hence the long expiry.
+   */
+  importRun: {
+    name: "import-run",
+    payload: z.object({ importId: z.number().int().positive() }),
+    options: { policy: "standard", retryLimit: 0, expireInHours: 23, retentionDays: 7 } satisfies Omit<PgBoss.Queue, "name">,
+  },
+} as const;
+
+export type QueueName = keyof typeof QUEUES;
+export type Payload<Q extends QueueName> = z.infer<(typeof QUEUES)[Q]["payload"]>;
+
+export async function createQueues(boss: PgBoss): Promise<void> {
+  for (const queue of Object.values(QUEUES)) await boss.createQueue(queue.name, { name: queue.name, ...queue.options });
+}
+
+let current: PgBoss | undefined;
+
+/** The process's pg-boss, set by the service at start. */
+export function setBoss(boss: PgBoss | undefined): void {
+  current = boss;
+}
+
+/** pg-boss's `db` option over a Prisma transaction: the job exists only if the transaction commits. */
+function inTransaction(tx: Tx): PgBoss.Db {
+  return {
+    executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe<unknown[]>(text, ...values) }),
+  };
+}
+
+/** Sends a job, inside `tx` when given (STYLE.md 7: enqueue with the row that needs it). */
+export async function sendJob<Q extends QueueName>(queue: Q, payload: Payload<Q>, options: { tx?: Tx; startAfter?: Date } = {}): Promise<void> {
+  if (!current) throw new Error("pg-boss is not started");
+  const { name, payload: schema } = QUEUES[queue];
+  await current.send(name, schema.parse(payload), {
+    ...(options.startAfter ? { startAfter: options.startAfter } : {}),
+    ...(options.tx ? { db: inTransaction(options.tx) } : {}),
+  });
+}

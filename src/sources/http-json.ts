@@ -1,0 +1,151 @@
+import { z } from "zod";
+import { UpstreamError } from "../core/http-client.js";
+import { getPath, type JsonValue } from "../core/json.js";
+import { isEnvRef, resolveSecrets } from "../core/secrets.js";
+import { defineSource } from "./types.js";
+
+const secretOr = <T extends z.ZodType>(plain: T) => z.union([plain, z.object({ $env: z.string().min(1) }).strict()]);
+const queryValue = secretOr(z.union([z.string(), z.number(), z.boolean()]));
+
+const pagination = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("page"),
+    param: z.string().min(1).default("page"),
+    start: z.number().int().min(0).default(1),
+    pageSize: z.number().int().positive().optional(),
+    sizeParam: z.string().min(1).optional(),
+    totalPagesPath: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal("offset"),
+    param: z.string().min(1).default("offset"),
+    sizeParam: z.string().min(1).default("limit"),
+    pageSize: z.number().int().positive(),
+  }),
+  z.object({
+    type: z.literal("cursor"),
+    param: z.string().min(1),
+    nextPath: z.string().min(1).describe("Dot path of the next page's token in the answer; empty or missing ends the import."),
+  }),
+  z.object({ type: z.literal("link").describe("RFC 8288 `Link: <…>; rel=\"next\"` headers.") }),
+]);
+
+export const httpJsonConfig = z.object({
+  url: z.url({ protocol: /^https?$/ }),
+  query: z.record(z.string(), queryValue).default({}),
+  headers: z.record(z.string(), secretOr(z.string())).default({}),
+  method: z.enum(["GET", "POST"]).default("GET"),
+  itemsPath: z.string().default("").describe('Dot path of the array of items; "" for a bare array.'),
+  idPath: z.string().min(1).default("id").describe("Dot path of an item's id."),
+  totalPagesPath: z.string().optional(),
+  totalItemsPath: z.string().optional(),
+  pagination,
+  responses: z
+    .record(z.string().regex(/^[1-5]\d\d$/, "must be an HTTP status code"), z.enum(["retry", "skip", "stop", "fail"]))
+    .optional()
+    .describe("What a status code means: retry, skip (record and go on), stop (end as COMPLETED) or fail."),
+});
+export type HttpJsonConfig = z.infer<typeof httpJsonConfig>;
+
+/** page: {page}, offset: {offset}, cursor: {token}, link: {url} (the next URL itself). */
+type Cursor = { page: number } | { offset: number } | { token: string | null } | { url: string };
+
+function credentialOf(config: HttpJsonConfig): string | undefined {
+  const refs = [...Object.values(config.query), ...Object.values(config.headers)].filter(isEnvRef);
+  return refs.length ? JSON.stringify(resolveSecrets(refs)) : undefined;
+}
+
+function requestUrl(config: HttpJsonConfig, cursor: Cursor): string {
+  if ("url" in cursor) return cursor.url;
+  const url = new URL(config.url);
+  for (const [key, value] of Object.entries(resolveSecrets(config.query))) url.searchParams.set(key, String(value));
+  const p = config.pagination;
+  if (p.type === "page" && "page" in cursor) {
+    url.searchParams.set(p.param, String(cursor.page));
+    if (p.sizeParam && p.pageSize) url.searchParams.set(p.sizeParam, String(p.pageSize));
+  } else if (p.type === "offset" && "offset" in cursor) {
+    url.searchParams.set(p.param, String(cursor.offset));
+    url.searchParams.set(p.sizeParam, String(p.pageSize));
+  } else if (p.type === "cursor" && "token" in cursor && cursor.token !== null) {
+    url.searchParams.set(p.param, cursor.token);
+  }
+  return url.toString();
+}
+
+/** The `rel="next"` target of a Link header, resolved against the request URL. */
+export function nextLink(header: string | null, base: string): string | null {
+  for (const part of header?.split(/,(?=\s*<)/) ?? []) {
+    const match = /<([^>]*)>(.*)/.exec(part.trim());
+    if (match && /;\s*rel="?([^";]*\s)?next(\s[^";]*)?"?/i.test(match[2])) return new URL(match[1], base).toString();
+  }
+  return null;
+}
+
+function count(body: unknown, path: string | undefined): number | null {
+  if (!path) return null;
+  const value = Number(getPath(body, path));
+  return Number.isFinite(value) ? value : null;
+}
+
+export const httpJson = defineSource<HttpJsonConfig, Cursor>({
+  name: "http-json",
+  description: "Any paginated JSON API, by config alone: page, offset, cursor or Link-header pagination (e.g. TMDB's /movie/popular).",
+  shape: "FLAT",
+  config: httpJsonConfig,
+  start(config) {
+    const p = config.pagination;
+    if (p.type === "page") return { page: p.start };
+    if (p.type === "offset") return { offset: 0 };
+    if (p.type === "cursor") return { token: null };
+    return { url: requestUrl(config, { token: null }) };
+  },
+  async fetchPage(ctx, cursor) {
+    const { config } = ctx;
+    const url = requestUrl(config, cursor);
+    const response = await ctx.http.json(url, {
+      method: config.method,
+      headers: resolveSecrets(config.headers),
+      signal: ctx.signal,
+      responses: config.responses,
+      credential: credentialOf(config),
+      authFailureIsFatal: ctx.firstPage,
+    });
+    const items = getPath(response.body, config.itemsPath);
+    if (!Array.isArray(items)) {
+      throw new UpstreamError(`No array at itemsPath "${config.itemsPath}" in the answer of ${url}`, "skip", response.status, 1);
+    }
+    const records = items.map((item, index) => {
+      const id = getPath(item, config.idPath);
+      if (id === undefined || id === null || id === "") {
+        throw new UpstreamError(`Item ${index} of ${url} has no id at idPath "${config.idPath}"`, "skip", response.status, 1);
+      }
+      return { externalId: String(id), data: item as JsonValue };
+    });
+    const p = config.pagination;
+    const totalItems = count(response.body, config.totalItemsPath);
+    let totalPages = count(response.body, config.totalPagesPath ?? (p.type === "page" ? p.totalPagesPath : undefined));
+    let next: Cursor | null = null;
+    if (p.type === "page" && "page" in cursor) {
+      if (totalPages === null && totalItems !== null && p.pageSize) totalPages = Math.ceil(totalItems / p.pageSize);
+      const last = totalPages !== null ? cursor.page - p.start + 1 >= totalPages : records.length === 0;
+      next = last || records.length === 0 ? null : { page: cursor.page + 1 };
+    } else if (p.type === "offset" && "offset" in cursor) {
+      if (totalItems !== null) totalPages = Math.ceil(totalItems / p.pageSize);
+      const end = cursor.offset + records.length;
+      next = records.length < p.pageSize || (totalItems !== null && end >= totalItems) ? null : { offset: end };
+    } else if (p.type === "cursor") {
+      const token = getPath(response.body, p.nextPath);
+      next = typeof token === "string" && token !== "" ? { token } : typeof token === "number" ? { token: String(token) } : null;
+    } else {
+      const link = nextLink(response.headers.get("link"), url);
+      next = link ? { url: link } : null;
+    }
+    return { records, next, totalPages, totalItems };
+  },
+  skip(config, cursor) {
+    const p = config.pagination;
+    if (p.type === "page" && "page" in cursor) return { page: cursor.page + 1 };
+    if (p.type === "offset" && "offset" in cursor) return { offset: cursor.offset + p.pageSize };
+    return null;
+  },
+});
