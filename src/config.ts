@@ -31,6 +31,7 @@ export const configSchema = z.object({
     .min(24, "must be at least 24 characters")
     .optional()
     .describe("Seeds an ADMIN token with this secret. Unset and no token exists: one is generated and saved to `.data/admin-token`."),
+  MILEPOST_DEMO: onOff("on").describe("`on` serves the demo upstream API under `/demo/` (the `demo-movies` source reads it)."),
   MILEPOST_DATA_DIR: z.string().min(1).default(".data").describe("Where the embedded PostgreSQL and the generated admin token are kept."),
   EMBEDDED_PG_PORT: int(54329, 1, 65535).describe("Port of the embedded PostgreSQL (used only without DATABASE_URL)."),
   CHECKPOINT_EVERY: int(5, 1, 1000).describe("Pages committed per checkpoint transaction."),

@@ -11,6 +11,12 @@ import { attachWebSockets } from "./http/websocket.js";
 import { createGraphQLServer } from "./http/yoga.js";
 import { startBoss } from "./jobs/boss.js";
 import { startHeartbeat } from "./jobs/heartbeat.js";
+import { startImportWorkers } from "./jobs/import-run.js";
+import { createQueues, setBoss } from "./jobs/queues.js";
+import { createDemoUpstream } from "./demo/upstream.js";
+import { demoMoviesSource } from "./sources/demo-movies.js";
+import { httpJson } from "./sources/http-json.js";
+import { clearSources, loadPlugins, registerSource } from "./sources/registry.js";
 import { logger } from "./logger.js";
 
 export interface Service {
@@ -48,8 +54,11 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
   }
   const pubsub = createEventPubSub();
   const bridge = await startEventBridge(databaseUrl, pubsub, logger);
-  const yoga = createGraphQLServer({ authOff, pubsub });
+  const yoga = createGraphQLServer({ authOff, pubsub, defaults: { checkpointEvery: config.CHECKPOINT_EVERY } });
+  const demo = config.MILEPOST_DEMO === "on" ? createDemoUpstream() : undefined;
   const server: Server = createHttpServer((request, response) => {
+    const path = (request.url ?? "/").split("?")[0];
+    if (demo && path.startsWith("/demo/") && demo.handle(request, response, path.slice("/demo".length))) return;
     if (tooLarge(request)) {
       response.writeHead(413, { "content-type": "application/json" });
       const message = `The request body is larger than ${MAX_BODY_BYTES} bytes`;
@@ -84,6 +93,8 @@ export function createService(config: Config): Service {
   let boss: PgBoss | undefined;
   let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | undefined;
   let api: Api | undefined;
+  let workers: { stop(): void } | undefined;
+  const shutdown = new AbortController();
 
   return {
     get url() {
@@ -97,13 +108,23 @@ export function createService(config: Config): Service {
       database = await openDatabase(config, logger);
       connectPrisma(database.url);
       prismaOpen = true;
+      clearSources();
+      registerSource(httpJson);
+      registerSource(demoMoviesSource(`http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${config.PORT}/demo`));
+      await loadPlugins(config.MILEPOST_PLUGINS, logger);
       boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api" }, logger);
+      await createQueues(boss);
+      setBoss(boss);
       heartbeat = await startHeartbeat(config.MILEPOST_ROLE, logger);
+      if (config.MILEPOST_ROLE !== "api") workers = await startImportWorkers(boss, config, heartbeat.id, shutdown.signal, logger);
       if (config.MILEPOST_ROLE !== "worker") api = await startApi(config, database.url);
       logger.info({ role: config.MILEPOST_ROLE, url: api?.url }, "milepost started");
     },
     async stop() {
       const startedBoss = boss;
+      // Running imports commit a checkpoint and hand over before pg-boss waits for them.
+      shutdown.abort();
+      workers?.stop();
       const steps: [string, (() => Promise<void>) | undefined][] = [
         ["websockets", api?.closeSockets],
         ["http", api?.closeHttp],
@@ -113,7 +134,8 @@ export function createService(config: Config): Service {
         ["prisma", prismaOpen ? disconnectPrisma : undefined],
         ["database", database?.close],
       ];
-      api = boss = heartbeat = database = undefined;
+      api = boss = heartbeat = database = workers = undefined;
+      setBoss(undefined);
       prismaOpen = false;
       for (const [part, close] of steps) {
         if (!close) continue;

@@ -8,6 +8,8 @@ export interface Context {
   viewer: Viewer;
   /** Live events of this api process, fed by the LISTEN/NOTIFY bridge. */
   pubsub: EventPubSub;
+  /** Defaults that mutations apply (CHECKPOINT_EVERY). */
+  defaults: { checkpointEvery: number };
 }
 
 /** The viewer every request acts as when MILEPOST_AUTH=off. */
@@ -21,13 +23,13 @@ export const AUTH_OFF_VIEWER: Viewer = { tokenId: null, name: "auth off", role: 
 export type InitialContext = YogaInitialContext & { token?: string };
 
 /** The one context factory for HTTP and WebSockets (STYLE.md 5). */
-export function createContextFactory(authOff: boolean, pubsub: EventPubSub) {
+export function createContextFactory(authOff: boolean, pubsub: EventPubSub, defaults: Context["defaults"]) {
   return async (initial: InitialContext): Promise<Context> => {
-    if (authOff) return { viewer: AUTH_OFF_VIEWER, pubsub };
+    if (authOff) return { viewer: AUTH_OFF_VIEWER, pubsub, defaults };
     const secret = initial.token ?? secretFrom(initial.request.headers.get("authorization"));
     if (!secret) throw userError("UNAUTHENTICATED", 'Send a token: "Authorization: Bearer <token>"');
     const viewer = await authenticate(secret);
     if (!viewer) throw userError("UNAUTHENTICATED", "The token is unknown or revoked");
-    return { viewer, pubsub };
+    return { viewer, pubsub, defaults };
   };
 }

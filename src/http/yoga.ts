@@ -16,10 +16,10 @@ export type Yoga = YogaServerInstance<InitialContext, Context>;
  * subscriptions over server-sent events with the headers it is given,
  * while programs use graphql-ws on the same path (src/http/websocket.ts).
  */
-export function createGraphQLServer(options: { authOff: boolean; pubsub: EventPubSub }): Yoga {
+export function createGraphQLServer(options: { authOff: boolean; pubsub: EventPubSub; defaults: Context["defaults"] }): Yoga {
   return createYoga<InitialContext, Context>({
     schema,
-    context: createContextFactory(options.authOff, options.pubsub),
+    context: createContextFactory(options.authOff, options.pubsub, options.defaults),
     maskedErrors: { maskError },
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, "yoga"),

@@ -6,5 +6,7 @@ import "./checkpoint.js";
 import "./api-tokens.js";
 import "./health.js";
 import "./events.js";
+import "./imports.js";
+import "./records.js";
 
 export const schema = builder.toSchema({ sortSchema: false });
