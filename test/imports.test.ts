@@ -8,7 +8,7 @@ let demo: Awaited<ReturnType<typeof startDemoServer>>;
 
 beforeAll(async () => {
   demo = await startDemoServer({ items: 200, pageSize: 20 });
-  server = await startTestServer({ RETRY_DELAY_MS: "50", MAX_RETRIES: "2" });
+  server = await startTestServer({ RETRY_DELAY_MS: "50", MAX_RETRIES: "2", API_TIMEOUT_MS: "500" });
 });
 afterAll(async () => {
   await server.stop();
@@ -32,18 +32,32 @@ function tmdbConfig(extra: Record<string, unknown> = {}) {
   };
 }
 
-/** Starts an import and waits, on its STATUS events, until it reaches `final`. */
-async function runToEnd(input: Record<string, unknown>, final = "COMPLETED"): Promise<ImportView> {
+async function start(input: Record<string, unknown>): Promise<string> {
   const started = await server.gql<{ startImport: ImportView }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id status } }`, { input });
   expect(started.errors).toBeUndefined();
-  const id = started.data!.startImport.id;
-  const events = subscribe<{ events: { to: string } }>(server.ws(), `subscription($id: ID!) { events(subject: { kind: IMPORT, id: $id }, kinds: [STATUS], after: "0") { ... on StatusEvent { to } } }`, { id });
-  for (let to = ""; !["COMPLETED", "FAILED", "CANCELLED", "PAUSED", "WAITING"].includes(to); ) to = (await events.next(20_000)).events.to;
+  return started.data!.startImport.id;
+}
+
+/** Waits, on the import's STATUS events (replayed from `after`), until it stops at one of `stops`; returns the import then. */
+async function waitFor(id: string, final: string, after = "0", stops = ["COMPLETED", "FAILED", "CANCELLED", "PAUSED", "WAITING"]): Promise<ImportView> {
+  const events = subscribe<{ events: { id: string; to: string } }>(server.ws(), `subscription($id: ID!, $after: ID) { events(subject: { kind: IMPORT, id: $id }, kinds: [STATUS], after: $after) { id ... on StatusEvent { to } } }`, { id, after });
+  for (let to = ""; !stops.includes(to); ) to = (await events.next(20_000)).events.to;
   await events.close();
   const view = await server.gql<{ import: ImportView }>(`query($id: ID!) { import(id: $id) { ${IMPORT_FIELDS} } }`, { id });
   expect(view.data!.import.status).toBe(final);
   return view.data!.import;
 }
+
+async function lastEventId(id: string): Promise<string> {
+  const page = await server.gql<{ events: { edges: { node: { id: string } }[] } }>(`query($id: ID!) { events(subject: { kind: IMPORT, id: $id }, first: 1000) { edges { node { id } } } }`, { id });
+  return page.data!.events.edges.at(-1)!.node.id;
+}
+
+async function runToEnd(input: Record<string, unknown>, final = "COMPLETED"): Promise<ImportView> {
+  return waitFor(await start(input), final);
+}
+
+const mutate = (name: string, id: string) => server.gql<Record<string, ImportView>>(`mutation($id: ID!) { ${name}(id: $id) { id status } }`, { id });
 
 describe("imports", () => {
   it("lists the built-in sources with their config schemas", async () => {
@@ -108,5 +122,82 @@ describe("imports", () => {
     const bad = await server.gql(`mutation { startImport(input: { source: "http-json", config: { url: "ftp://x" } }) { id } }`);
     expect(bad.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
     expect(bad.errors?.[0].extensions?.fields).toEqual(expect.arrayContaining(["input.config.url", "input.config.pagination"]));
+  });
+
+  it("pauses at a checkpoint and resumes to exact counts; importUpdated shows it live", async () => {
+    demo.upstream.options.faults.latencyMs = 60;
+    try {
+      const id = await start({ source: "http-json", dataset: "paused", config: tmdbConfig(), checkpointEvery: 1 });
+      const updates = subscribe<{ importUpdated: { status: string; pagesDone: number } }>(server.ws(), `subscription($id: ID!) { importUpdated(id: $id) { status pagesDone } }`, { id });
+      for (let update = (await updates.next()).importUpdated; update.pagesDone < 2; ) update = (await updates.next()).importUpdated;
+      await updates.close();
+      const after = await lastEventId(id);
+      expect((await mutate("pauseImport", id)).errors).toBeUndefined();
+      const paused = await waitFor(id, "PAUSED", after);
+      expect(paused.pagesDone as number).toBeLessThan(10);
+      expect(paused.itemsProcessed).toBe((paused.pagesDone as number) * 20);
+      const stored = await server.gql<{ records: { totalCount: number } }>(`{ records(dataset: "paused") { totalCount } }`);
+      expect(stored.data!.records.totalCount).toBe(paused.itemsProcessed);
+
+      const resumedFrom = await lastEventId(id);
+      expect((await mutate("resumeImport", id)).errors).toBeUndefined();
+      const done = await waitFor(id, "COMPLETED", resumedFrom);
+      expect(done).toMatchObject({ pagesDone: 10, itemsProcessed: 200, itemsNew: 200, resumeCount: 1 });
+    } finally {
+      demo.upstream.options.faults.latencyMs = 0;
+    }
+  });
+
+  it("cancels a running import, keeping what it committed; a cancelled import cannot resume", async () => {
+    demo.upstream.options.faults.latencyMs = 60;
+    try {
+      const id = await start({ source: "http-json", dataset: "cancelled", config: tmdbConfig(), checkpointEvery: 1 });
+      expect((await mutate("cancelImport", id)).errors).toBeUndefined();
+      const cancelled = await waitFor(id, "CANCELLED");
+      const stored = await server.gql<{ records: { totalCount: number } }>(`{ records(dataset: "cancelled") { totalCount } }`);
+      expect(stored.data!.records.totalCount).toBe(cancelled.itemsProcessed);
+      expect((await mutate("resumeImport", id)).errors?.[0].extensions?.code).toBe("CONFLICT");
+    } finally {
+      demo.upstream.options.faults.latencyMs = 0;
+    }
+  });
+
+  it("waits out a long rate limit in WAITING, resumes by itself, and retryImportNow skips a wait", async () => {
+    demo.upstream.options.faults.rateLimitEvery = 4;
+    demo.upstream.options.faults.retryAfterSeconds = 6; // longer than the in-place wait
+    try {
+      const id = await start({ source: "http-json", dataset: "limited", config: tmdbConfig(), checkpointEvery: 2 });
+      const waiting = await waitFor(id, "WAITING");
+      const view = await server.gql<{ import: { resumeAt: string } }>(`query($id: ID!) { import(id: $id) { resumeAt } }`, { id });
+      expect(Date.parse(view.data!.import.resumeAt)).toBeGreaterThan(Date.now());
+      // Skip the wait: the upstream's cooldown is lifted and the import runs again at once.
+      demo.upstream.options.faults.rateLimitEvery = 0;
+      const before = await lastEventId(id);
+      expect((await mutate("retryImportNow", id)).data?.retryImportNow.status).toBe("PENDING");
+      const done = await waitFor(id, "COMPLETED", before);
+      expect(done).toMatchObject({ itemsProcessed: 200, itemsNew: 200, resumeCount: 1 });
+      expect(waiting.itemsProcessed as number).toBeLessThan(200);
+    } finally {
+      demo.upstream.options.faults.rateLimitEvery = 0;
+    }
+  });
+
+  it("times out a hanging request, retries it and finishes", async () => {
+    demo.upstream.options.faults.hangEvery = 5;
+    try {
+      const done = await runToEnd({ source: "http-json", dataset: "hangs", config: tmdbConfig() });
+      expect(done).toMatchObject({ itemsProcessed: 200, errorCount: 0 });
+    } finally {
+      demo.upstream.options.faults.hangEvery = 0;
+    }
+  });
+
+  it("exports a report and sums imports up", async () => {
+    const done = await runToEnd({ source: "http-json", dataset: "reported", config: tmdbConfig(), name: "report me" });
+    const report = await server.gql<{ import: { report: Record<string, unknown> } }>(`query($id: ID!) { import(id: $id) { report } }`, { id: done.id });
+    expect(report.data!.import.report).toMatchObject({ name: "report me", status: "COMPLETED", counters: { itemsProcessed: 200, pagesDone: 10 }, errors: [] });
+    const summary = await server.gql<{ importSummary: { total: number; successRate: number; recent: { id: string }[] } }>(`{ importSummary { total successRate itemsNew byStatus { status count } recent(first: 1) { id } } }`);
+    expect(summary.data!.importSummary.recent[0].id).toBe(done.id);
+    expect(summary.data!.importSummary.total).toBeGreaterThan(5);
   });
 });

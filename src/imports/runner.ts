@@ -64,7 +64,9 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
   const onShutdown = () => stop("shutdown");
   deps.shutdown.addEventListener("abort", onShutdown);
   if (deps.shutdown.aborted) onShutdown();
-  const lease = setInterval(() => {
+  // Renewed every second (a slow page must not look like a dead worker) and after every page, which is
+  // also when a pause or cancel is noticed: the request in flight is aborted and the run stops there.
+  const poll = () =>
     renewLease(row.id, deps.owner).then(
       (state) => {
         if (!state.held) stop("lease-lost");
@@ -73,7 +75,7 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
       },
       (error) => deps.log.warn({ err: error, importId: row.id }, "could not renew the lease; trying again"),
     );
-  }, LEASE_RENEW_MS);
+  const lease = setInterval(poll, LEASE_RENEW_MS);
 
   const progress = createProgressReporter(deps.log);
   const runStart = Date.now();
@@ -85,6 +87,7 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
   try {
     await runPages(source, config, row, deps, controller.signal, {
       log,
+      poll,
       activeSeconds,
       onCommitted: (next) => {
         row = next;
@@ -118,6 +121,7 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
 }
 
 interface Hooks {
+  poll(): Promise<void>;
   log(level: "INFO" | "WARNING" | "ERROR", message: string): Promise<void>;
   activeSeconds(): number;
   onCommitted(row: Import): void;
@@ -220,6 +224,7 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
       throw fetched.error;
     }
     hooks.onPage(page, batch.records.length);
+    if (!ending) await hooks.poll();
     const limitReached = pageLimit !== null && page >= pageLimit;
     if (!ending && !limitReached && !signal.aborted) pending = fetchPage(cursor); // fetch on while the checkpoint commits
     if (ending) return checkpoint(ending);

@@ -10,7 +10,8 @@ import type { AnySource } from "../sources/types.js";
 import { requireRole } from "./authorize.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
-import { parseId, parseInput } from "./errors.js";
+import { notFound, parseId, parseInput } from "./errors.js";
+import type { Context } from "../http/context.js";
 import { StatusEnum } from "./status.js";
 
 const SourceShapeEnum = builder.enumType("SourceShape", { values: ["FLAT", "TREE"] as const });
@@ -83,6 +84,11 @@ export const ImportRef = builder.prismaObject("Import", {
     checkpoint: t.field({ type: CheckpointRef, nullable: true, resolve: checkpointOf }),
     levels: t.field({ type: [LevelProgressRef], description: "Per-level counts of a TREE import; [] for FLAT.", resolve: () => [] }),
     errors: t.relatedConnection("errors", { cursor: "id", totalCount: true, defaultSize: 50, maxSize: 500 }, { name: "ImportErrorConnection" }, { name: "ImportErrorEdge" }),
+    report: t.field({
+      type: "JSON",
+      description: "Everything above plus errors and timings, as one JSON document (the export).",
+      resolve: (row) => importReport(row),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
@@ -90,6 +96,72 @@ export const ImportRef = builder.prismaObject("Import", {
   }),
 });
 void ImportErrorRef;
+
+/** The JSON export of an import: counters, timings, rates, redacted config, every error. */
+async function importReport(row: Import) {
+  const errors = await prisma().importError.findMany({ where: { importId: row.id }, orderBy: { id: "asc" } });
+  const metrics = importMetrics(row);
+  return {
+    id: row.id,
+    name: row.name,
+    source: row.source,
+    dataset: row.dataset,
+    status: row.status,
+    config: redactSecrets(row.config),
+    counters: {
+      pagesDone: row.pagesDone,
+      totalPages: row.totalPages,
+      itemsTotal: row.itemsTotal,
+      itemsProcessed: row.itemsProcessed,
+      itemsNew: row.itemsNew,
+      itemsUpdated: row.itemsUpdated,
+      itemsUnchanged: row.itemsUnchanged,
+      errorCount: row.errorCount,
+      resumeCount: row.resumeCount,
+    },
+    timings: {
+      createdAt: row.createdAt,
+      startedAt: row.startedAt,
+      completedAt: row.completedAt,
+      activeSeconds: row.activeSeconds,
+      pagesPerHour: metrics.pagesPerHour,
+      itemsPerSecond: metrics.itemsPerSecond,
+      etaSeconds: metrics.etaSeconds,
+      estimatedCompletionAt: metrics.estimatedCompletionAt,
+    },
+    checkpoint: checkpointOf(row),
+    lastError: row.lastError,
+    errors: errors.map(({ page, path, httpStatus, message, attempts, at }) => ({ page, path, httpStatus, message, attempts, at })),
+  };
+}
+
+interface Summary {
+  total: number;
+  byStatus: { status: Import["status"]; count: number }[];
+  successRate: number | null;
+  itemsNew: number;
+  itemsUpdated: number;
+}
+
+const StatusCountRef = builder.objectRef<Summary["byStatus"][number]>("StatusCount").implement({
+  fields: (t) => ({ status: t.expose("status", { type: StatusEnum }), count: t.exposeInt("count") }),
+});
+
+const ImportSummaryRef = builder.objectRef<Summary>("ImportSummary").implement({
+  fields: (t) => ({
+    total: t.exposeInt("total"),
+    byStatus: t.field({ type: [StatusCountRef], resolve: (summary) => summary.byStatus }),
+    successRate: t.exposeFloat("successRate", { nullable: true, description: "completed / (completed + failed), null when neither." }),
+    itemsNew: t.exposeInt("itemsNew"),
+    itemsUpdated: t.exposeInt("itemsUpdated"),
+    recent: t.prismaField({
+      type: ["Import"],
+      args: { first: t.arg.int({ defaultValue: 10 }) },
+      resolve: (query, _summary, args) =>
+        prisma().import.findMany({ ...query, orderBy: { id: "desc" }, take: parseInput(z.number().int().min(0).max(100), args.first ?? 10, ["first"]) }),
+    }),
+  }),
+});
 
 const StartImportInput = builder.inputType("StartImportInput", {
   fields: (t) => ({
@@ -107,6 +179,21 @@ const StartImportInput = builder.inputType("StartImportInput", {
 });
 
 builder.queryFields((t) => ({
+  importSummary: t.field({
+    type: ImportSummaryRef,
+    resolve: async () => {
+      const groups = await prisma().import.groupBy({ by: ["status"], _count: { _all: true }, _sum: { itemsNew: true, itemsUpdated: true } });
+      const count = (status: string) => groups.find((group) => group.status === status)?._count._all ?? 0;
+      const finished = count("COMPLETED") + count("FAILED");
+      return {
+        total: groups.reduce((sum, group) => sum + group._count._all, 0),
+        byStatus: groups.map((group) => ({ status: group.status, count: group._count._all })),
+        successRate: finished ? count("COMPLETED") / finished : null,
+        itemsNew: groups.reduce((sum, group) => sum + (group._sum.itemsNew ?? 0), 0),
+        itemsUpdated: groups.reduce((sum, group) => sum + (group._sum.itemsUpdated ?? 0), 0),
+      };
+    },
+  }),
   sources: t.field({ type: [SourceRef], resolve: () => listSources() }),
   import: t.prismaField({
     type: "Import",
@@ -168,3 +255,32 @@ function importCommand(t: Parameters<Parameters<typeof builder.mutationFields>[0
     },
   });
 }
+
+/** The import's current state, then again after every event of it (PROGRESS is already coalesced to 4 a second). */
+async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
+  const live = ctx.pubsub.subscribe("event");
+  const firstLive = live.next(); // listening before the snapshot is read: no change falls in between
+  try {
+    const snapshot = await prisma().import.findUnique({ where: { id } });
+    if (!snapshot) throw notFound("Import", id);
+    yield snapshot;
+    for (let next = await firstLive; !next.done; next = await live.next()) {
+      if (next.value.subjectKind !== "IMPORT" || next.value.subjectId !== id) continue;
+      const row = await prisma().import.findUnique({ where: { id } });
+      if (!row) return;
+      yield row;
+    }
+  } finally {
+    await live.return();
+  }
+}
+
+builder.subscriptionField("importUpdated", (t) =>
+  t.field({
+    type: ImportRef,
+    description: "The import itself: its current state first, then on every change.",
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => importStream(ctx, parseId(args.id)),
+    resolve: (row) => row,
+  }),
+);
