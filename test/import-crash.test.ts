@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startDemoServer } from "../src/demo/upstream.js";
+import { spawnService } from "./helpers/process.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+import { subscribe } from "./helpers/subscriptions.js";
+
+let api: TestServer;
+let demo: Awaited<ReturnType<typeof startDemoServer>>;
+
+beforeAll(async () => {
+  demo = await startDemoServer({ items: 400, pageSize: 20, faults: { latencyMs: 40 } });
+  api = await startTestServer({ MILEPOST_ROLE: "api" });
+});
+afterAll(async () => {
+  await api.stop();
+  await demo.close();
+});
+
+type View = { status: string; pagesDone: number; itemsProcessed: number; itemsNew: number; itemsUpdated: number; itemsUnchanged: number; resumeCount: number };
+
+it("a worker killed with SIGKILL mid-import: two others race to take over, and every count is exact", async () => {
+  const workerEnv = { DATABASE_URL: api.databaseUrl, MILEPOST_ROLE: "worker", WORKER_CONCURRENCY: "2" };
+  const first = await spawnService(workerEnv);
+  const started = await api.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+    input: {
+      source: "http-json",
+      dataset: "crash",
+      checkpointEvery: 2,
+      config: { url: `${demo.url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results", totalItemsPath: "total_results" },
+    },
+  });
+  const id = started.data!.startImport.id;
+  const FIELDS = "status pagesDone itemsProcessed itemsNew itemsUpdated itemsUnchanged resumeCount";
+  const updates = subscribe<{ importUpdated: View }>(api.ws(), `subscription($id: ID!) { importUpdated(id: $id) { ${FIELDS} } }`, { id });
+  for (let view = (await updates.next()).importUpdated; view.pagesDone < 6; ) view = (await updates.next()).importUpdated;
+
+  const killed = await first.stop("SIGKILL");
+  expect(killed.signal).toBe("SIGKILL");
+  const atCrash = (await api.gql<{ import: View }>(`query($id: ID!) { import(id: $id) { ${FIELDS} } }`, { id })).data!.import;
+  expect(atCrash.status).toBe("RUNNING");
+  expect(atCrash.pagesDone).toBeLessThan(20);
+
+  const takeover = await Promise.all([spawnService(workerEnv), spawnService(workerEnv)]);
+  let view = atCrash;
+  while (view.status !== "COMPLETED") view = (await updates.next(30_000)).importUpdated;
+  await updates.close();
+
+  expect(view.pagesDone).toBe(20);
+  expect(view.itemsProcessed).toBe(400);
+  expect(view.itemsNew + view.itemsUpdated + view.itemsUnchanged).toBe(400);
+  expect(view.itemsNew).toBe(400);
+  expect(view.resumeCount).toBe(1);
+  const records = await api.gql<{ records: { totalCount: number } }>(`{ records(dataset: "crash") { totalCount } }`);
+  expect(records.data!.records.totalCount).toBe(400);
+  const takeovers = await api.gql<{ events: { edges: { node: { message?: string } }[] } }>(
+    `query($id: ID!) { events(subject: { kind: IMPORT, id: $id }, kinds: [LOG]) { edges { node { ... on LogEvent { message } } } } }`,
+    { id },
+  );
+  expect(takeovers.data!.events.edges.filter((edge) => edge.node.message?.startsWith("Taken over"))).toHaveLength(1);
+  for (const worker of takeover) expect((await worker.stop()).code).toBe(0);
+}, 60_000);
