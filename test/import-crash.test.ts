@@ -59,3 +59,33 @@ it("a worker killed with SIGKILL mid-import: two others race to take over, and e
   expect(takeovers.data!.events.edges.filter((edge) => edge.node.message?.startsWith("Taken over"))).toHaveLength(1);
   for (const worker of takeover) expect((await worker.stop()).code).toBe(0);
 }, 60_000);
+
+it("a worker stopped with SIGTERM mid-import checkpoints, hands over and exits 0; another finishes with exact counts", async () => {
+  const workerEnv = { DATABASE_URL: api.databaseUrl, MILEPOST_ROLE: "worker" };
+  const first = await spawnService(workerEnv);
+  const started = await api.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+    input: {
+      source: "http-json",
+      dataset: "handover",
+      checkpointEvery: 3,
+      config: { url: `${demo.url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results" },
+    },
+  });
+  const id = started.data!.startImport.id;
+  const FIELDS = "status pagesDone itemsProcessed itemsNew itemsUpdated itemsUnchanged resumeCount";
+  const updates = subscribe<{ importUpdated: View }>(api.ws(), `subscription($id: ID!) { importUpdated(id: $id) { ${FIELDS} } }`, { id });
+  for (let view = (await updates.next()).importUpdated; view.pagesDone < 4; ) view = (await updates.next()).importUpdated;
+
+  const stopped = await first.stop("SIGTERM");
+  expect(stopped).toMatchObject({ code: 0, signal: null });
+  expect(stopped.afterMs).toBeLessThan(10_000);
+  const handedOver = (await api.gql<{ import: View }>(`query($id: ID!) { import(id: $id) { ${FIELDS} } }`, { id })).data!.import;
+  expect(handedOver.status).toBe("RUNNING");
+
+  const next = await spawnService(workerEnv);
+  let view = handedOver;
+  while (view.status !== "COMPLETED") view = (await updates.next(30_000)).importUpdated;
+  await updates.close();
+  expect(view).toMatchObject({ pagesDone: 20, itemsProcessed: 400, itemsNew: 400, resumeCount: 1 });
+  expect((await next.stop()).code).toBe(0);
+}, 60_000);
