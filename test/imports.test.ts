@@ -200,4 +200,14 @@ describe("imports", () => {
     expect(summary.data!.importSummary.recent[0].id).toBe(done.id);
     expect(summary.data!.importSummary.total).toBeGreaterThan(5);
   });
+
+  it.each([
+    ["offset", { url: "/offset/movies", itemsPath: "items", totalItemsPath: "total", pagination: { type: "offset", param: "offset", sizeParam: "limit", pageSize: 25 } }, 8],
+    ["cursor", { url: "/cursor/movies", itemsPath: "data", pagination: { type: "cursor", param: "after", nextPath: "next_cursor" } }, 10],
+    ["link", { url: "/link/movies", itemsPath: "", pagination: { type: "link" } }, 10],
+  ])("follows %s pagination to the end", async (style, config, pages) => {
+    const { url, ...rest } = config as { url: string };
+    const done = await runToEnd({ source: "http-json", dataset: `style-${style}`, config: { ...rest, url: `${demo.url}${url}` } });
+    expect(done).toMatchObject({ pagesDone: pages, itemsProcessed: 200, itemsNew: 200 });
+  });
 });
