@@ -1,0 +1,85 @@
+// Starts (or resumes) an import and draws a live progress bar with ETA,
+// new/updated counts and errors. Ctrl+C pauses the import; run it again to
+// resume from the last checkpoint.
+//
+//   MILEPOST_TOKEN=$(cat .data/admin-token) npx tsx client-examples/import-progress.ts
+//
+// By default it imports the built-in demo catalogue; IMPORT_SOURCE and
+// IMPORT_CONFIG (JSON) choose another source, MILEPOST_URL another server.
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
+
+const url = process.env.MILEPOST_URL ?? "http://127.0.0.1:4000/graphql";
+const token = process.env.MILEPOST_TOKEN;
+if (!token) {
+  console.error("Set MILEPOST_TOKEN (the admin token is in .data/admin-token after the first start).");
+  process.exit(2);
+}
+const source = process.env.IMPORT_SOURCE ?? "demo-movies";
+const config = JSON.parse(process.env.IMPORT_CONFIG ?? "{}") as unknown;
+
+async function gql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(body.errors.map((error) => error.message).join("; "));
+  return body.data!;
+}
+
+type View = {
+  id: string;
+  status: string;
+  pagesDone: number;
+  totalPages: number | null;
+  progress: number | null;
+  itemsNew: number;
+  itemsUpdated: number;
+  errorCount: number;
+  itemsPerSecond: number | null;
+  estimatedCompletionAt: string | null;
+  resumeAt: string | null;
+  lastError: string | null;
+};
+const FIELDS = "id status pagesDone totalPages progress itemsNew itemsUpdated errorCount itemsPerSecond estimatedCompletionAt resumeAt lastError";
+
+const { startImport } = await gql<{ startImport: View }>(
+  `mutation($input: StartImportInput!) { startImport(input: $input) { ${FIELDS} } }`,
+  { input: { source, config, resumeExisting: true } },
+);
+const id = startImport.id;
+console.log(`import ${id} (${source}); Ctrl+C pauses it, running this again resumes it`);
+
+function draw(view: View): void {
+  const width = 30;
+  const filled = Math.round((view.progress ?? 0) * width);
+  const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+  const eta = view.estimatedCompletionAt ? `ETA ${Math.max(0, Math.round((Date.parse(view.estimatedCompletionAt) - Date.now()) / 1000))} s` : "ETA —";
+  const rate = view.itemsPerSecond ? `${Math.round(view.itemsPerSecond)} items/s` : "";
+  const waiting = view.status === "WAITING" && view.resumeAt ? ` until ${view.resumeAt}` : "";
+  process.stdout.write(
+    `\r${bar} ${view.pagesDone}/${view.totalPages ?? "?"} pages  new ${view.itemsNew}  updated ${view.itemsUpdated}  errors ${view.errorCount}  ${rate}  ${eta}  ${view.status}${waiting}   `,
+  );
+}
+
+const client = createClient({ url: url.replace(/^http/, "ws"), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` } });
+let pausing = false;
+process.on("SIGINT", () => {
+  if (pausing) process.exit(130);
+  pausing = true;
+  process.stdout.write("\npausing at the next checkpoint…\n");
+  void gql(`mutation($id: ID!) { pauseImport(id: $id) { id } }`, { id });
+});
+
+for await (const result of client.iterate<{ importUpdated: View }>({ query: `subscription($id: ID!) { importUpdated(id: $id) { ${FIELDS} } }`, variables: { id } })) {
+  if (result.errors) throw new Error(result.errors.map((error) => error.message).join("; "));
+  const view = result.data!.importUpdated;
+  draw(view);
+  if (["COMPLETED", "FAILED", "CANCELLED", "PAUSED"].includes(view.status)) {
+    process.stdout.write(`\n${view.status}${view.lastError ? `: ${view.lastError}` : ""}\n`);
+    break;
+  }
+}
+await client.dispose();
