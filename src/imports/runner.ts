@@ -224,9 +224,9 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
       throw fetched.error;
     }
     hooks.onPage(page, batch.records.length);
-    if (!ending) await hooks.poll();
     const limitReached = pageLimit !== null && page >= pageLimit;
     if (!ending && !limitReached && !signal.aborted) pending = fetchPage(cursor); // fetch on while the checkpoint commits
+    if (!ending) await hooks.poll(); // a pause or cancel aborts the fetch just started
     if (ending) return checkpoint(ending);
     if (batch.pages >= row.checkpointEvery) await checkpoint();
     if (signal.aborted && pending === null) return stopHere();
