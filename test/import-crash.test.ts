@@ -16,34 +16,46 @@ afterAll(async () => {
   await demo.close();
 });
 
+const FIELDS = "status pagesDone itemsProcessed itemsNew itemsUpdated itemsUnchanged resumeCount";
+
+/** Starts a 20-page import, follows it on importUpdated, and returns once `pages` pages are committed. */
+async function startAndFollow(dataset: string, checkpointEvery: number, pages: number) {
+  const started = await api.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+    input: {
+      source: "http-json",
+      dataset,
+      checkpointEvery,
+      config: { url: `${demo.url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results", totalItemsPath: "total_results" },
+    },
+  });
+  const id = started.data!.startImport.id;
+  const updates = subscribe<{ importUpdated: View }>(api.ws(), `subscription($id: ID!) { importUpdated(id: $id) { ${FIELDS} } }`, { id });
+  for (let view = (await updates.next()).importUpdated; view.pagesDone < pages; ) view = (await updates.next()).importUpdated;
+  const now = async () => (await api.gql<{ import: View }>(`query($id: ID!) { import(id: $id) { ${FIELDS} } }`, { id })).data!.import;
+  /** Follows the import until it is COMPLETED, from `view`. */
+  const untilCompleted = async (view: View) => {
+    while (view.status !== "COMPLETED") view = (await updates.next(30_000)).importUpdated;
+    await updates.close();
+    return view;
+  };
+  return { id, now, untilCompleted };
+}
+
 type View = { status: string; pagesDone: number; itemsProcessed: number; itemsNew: number; itemsUpdated: number; itemsUnchanged: number; resumeCount: number };
 
 it("a worker killed with SIGKILL mid-import: two others race to take over, and every count is exact", async () => {
   const workerEnv = { DATABASE_URL: api.databaseUrl, MILEPOST_ROLE: "worker", WORKER_CONCURRENCY: "2" };
   const first = await spawnService(workerEnv);
-  const started = await api.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
-    input: {
-      source: "http-json",
-      dataset: "crash",
-      checkpointEvery: 2,
-      config: { url: `${demo.url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results", totalItemsPath: "total_results" },
-    },
-  });
-  const id = started.data!.startImport.id;
-  const FIELDS = "status pagesDone itemsProcessed itemsNew itemsUpdated itemsUnchanged resumeCount";
-  const updates = subscribe<{ importUpdated: View }>(api.ws(), `subscription($id: ID!) { importUpdated(id: $id) { ${FIELDS} } }`, { id });
-  for (let view = (await updates.next()).importUpdated; view.pagesDone < 6; ) view = (await updates.next()).importUpdated;
+  const followed = await startAndFollow("crash", 2, 6);
 
   const killed = await first.stop("SIGKILL");
   expect(killed.signal).toBe("SIGKILL");
-  const atCrash = (await api.gql<{ import: View }>(`query($id: ID!) { import(id: $id) { ${FIELDS} } }`, { id })).data!.import;
+  const atCrash = await followed.now();
   expect(atCrash.status).toBe("RUNNING");
   expect(atCrash.pagesDone).toBeLessThan(20);
 
   const takeover = await Promise.all([spawnService(workerEnv), spawnService(workerEnv)]);
-  let view = atCrash;
-  while (view.status !== "COMPLETED") view = (await updates.next(30_000)).importUpdated;
-  await updates.close();
+  const view = await followed.untilCompleted(atCrash);
 
   expect(view.pagesDone).toBe(20);
   expect(view.itemsProcessed).toBe(400);
@@ -54,7 +66,7 @@ it("a worker killed with SIGKILL mid-import: two others race to take over, and e
   expect(records.data!.records.totalCount).toBe(400);
   const takeovers = await api.gql<{ events: { edges: { node: { message?: string } }[] } }>(
     `query($id: ID!) { events(subject: { kind: IMPORT, id: $id }, kinds: [LOG]) { edges { node { ... on LogEvent { message } } } } }`,
-    { id },
+    { id: followed.id },
   );
   expect(takeovers.data!.events.edges.filter((edge) => edge.node.message?.startsWith("Taken over"))).toHaveLength(1);
   for (const worker of takeover) expect((await worker.stop()).code).toBe(0);
@@ -63,29 +75,16 @@ it("a worker killed with SIGKILL mid-import: two others race to take over, and e
 it("a worker stopped with SIGTERM mid-import checkpoints, hands over and exits 0; another finishes with exact counts", async () => {
   const workerEnv = { DATABASE_URL: api.databaseUrl, MILEPOST_ROLE: "worker" };
   const first = await spawnService(workerEnv);
-  const started = await api.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
-    input: {
-      source: "http-json",
-      dataset: "handover",
-      checkpointEvery: 3,
-      config: { url: `${demo.url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results" },
-    },
-  });
-  const id = started.data!.startImport.id;
-  const FIELDS = "status pagesDone itemsProcessed itemsNew itemsUpdated itemsUnchanged resumeCount";
-  const updates = subscribe<{ importUpdated: View }>(api.ws(), `subscription($id: ID!) { importUpdated(id: $id) { ${FIELDS} } }`, { id });
-  for (let view = (await updates.next()).importUpdated; view.pagesDone < 4; ) view = (await updates.next()).importUpdated;
+  const followed = await startAndFollow("handover", 3, 4);
 
   const stopped = await first.stop("SIGTERM");
   expect(stopped).toMatchObject({ code: 0, signal: null });
   expect(stopped.afterMs).toBeLessThan(10_000);
-  const handedOver = (await api.gql<{ import: View }>(`query($id: ID!) { import(id: $id) { ${FIELDS} } }`, { id })).data!.import;
+  const handedOver = await followed.now();
   expect(handedOver.status).toBe("RUNNING");
 
   const next = await spawnService(workerEnv);
-  let view = handedOver;
-  while (view.status !== "COMPLETED") view = (await updates.next(30_000)).importUpdated;
-  await updates.close();
+  const view = await followed.untilCompleted(handedOver);
   expect(view).toMatchObject({ pagesDone: 20, itemsProcessed: 400, itemsNew: 400, resumeCount: 1 });
   expect((await next.stop()).code).toBe(0);
 }, 60_000);

@@ -18,6 +18,25 @@ export function createEventPubSub(): EventPubSub {
   return createPubSub<{ event: [MilepostEvent] }>({ eventTarget: eventTarget as never });
 }
 
+/**
+ * Starts listening at once, so that nothing published from now on is missed
+ * while the caller reads a snapshot or replays the table, then iterates the
+ * live events. `close` stops listening.
+ */
+export function listenNow(pubsub: EventPubSub): { events: AsyncGenerator<MilepostEvent>; close(): Promise<void> } {
+  const live = pubsub.subscribe("event");
+  const first = live.next(); // a Repeater starts listening on its first next()
+  async function* events() {
+    for (let next = await first; !next.done; next = await live.next()) yield next.value;
+  }
+  return {
+    events: events(),
+    close: async () => {
+      await live.return();
+    },
+  };
+}
+
 const RECONNECT_MS = [250, 1000, 2000, 5000];
 
 /**

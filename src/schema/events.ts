@@ -12,7 +12,7 @@ import {
   type ProgressEvent,
   type StatusEvent,
 } from "../core/events.js";
-import type { EventPubSub } from "../core/event-bridge.js";
+import { listenNow, type EventPubSub } from "../core/event-bridge.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
 import { parseId, parseInput } from "./errors.js";
@@ -136,8 +136,7 @@ builder.queryField("events", (t) =>
  * in between is missed; what both deliver is sent once.
  */
 async function* eventStream(pubsub: EventPubSub, filter: EventFilter, after: bigint | undefined): AsyncGenerator<MilepostEvent> {
-  const live = pubsub.subscribe("event");
-  const firstLive = live.next(); // starts listening now
+  const live = listenNow(pubsub);
   try {
     let replayedUpTo = after;
     if (after !== undefined) {
@@ -150,14 +149,13 @@ async function* eventStream(pubsub: EventPubSub, filter: EventFilter, after: big
         if (rows.length < REPLAY_PAGE) break;
       }
     }
-    for (let next = await firstLive; !next.done; next = await live.next()) {
-      const event = next.value;
+    for await (const event of live.events) {
       if (!matches(event, filter)) continue;
       if (replayedUpTo !== undefined && event.kind !== "PROGRESS" && BigInt(event.id) <= replayedUpTo) continue;
       yield event;
     }
   } finally {
-    await live.return();
+    await live.close();
   }
 }
 

@@ -11,6 +11,7 @@ import { requireRole } from "./authorize.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
 import { notFound, parseId, parseInput } from "./errors.js";
+import { listenNow } from "../core/event-bridge.js";
 import type { Context } from "../http/context.js";
 import { StatusEnum } from "./status.js";
 
@@ -258,20 +259,19 @@ function importCommand(t: Parameters<Parameters<typeof builder.mutationFields>[0
 
 /** The import's current state, then again after every event of it (PROGRESS is already coalesced to 4 a second). */
 async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
-  const live = ctx.pubsub.subscribe("event");
-  const firstLive = live.next(); // listening before the snapshot is read: no change falls in between
+  const live = listenNow(ctx.pubsub);
   try {
     const snapshot = await prisma().import.findUnique({ where: { id } });
     if (!snapshot) throw notFound("Import", id);
     yield snapshot;
-    for (let next = await firstLive; !next.done; next = await live.next()) {
-      if (next.value.subjectKind !== "IMPORT" || next.value.subjectId !== id) continue;
+    for await (const event of live.events) {
+      if (event.subjectKind !== "IMPORT" || event.subjectId !== id) continue;
       const row = await prisma().import.findUnique({ where: { id } });
       if (!row) return;
       yield row;
     }
   } finally {
-    await live.return();
+    await live.close();
   }
 }
 
