@@ -210,4 +210,63 @@ describe("imports", () => {
     const done = await runToEnd({ source: "http-json", dataset: `style-${style}`, config: { ...rest, url: `${demo.url}${url}` } });
     expect(done).toMatchObject({ pagesDone: pages, itemsProcessed: 200, itemsNew: 200 });
   });
+
+  it("resumes a WAITING import by itself when the rate limit ends", async () => {
+    demo.upstream.options.faults.rateLimitEvery = 3;
+    demo.upstream.options.faults.retryAfterSeconds = 6;
+    try {
+      const id = await start({ source: "http-json", dataset: "self-resume", config: tmdbConfig() });
+      await waitFor(id, "WAITING");
+      demo.upstream.options.faults.rateLimitEvery = 0;
+      const after = await lastEventId(id);
+      const done = await waitFor(id, "COMPLETED", after);
+      expect(done).toMatchObject({ itemsProcessed: 200, itemsNew: 200, resumeCount: 1 });
+    } finally {
+      demo.upstream.options.faults.rateLimitEvery = 0;
+    }
+  }, 30_000);
+
+  it("stops at maxPages, returns an unfinished twin instead of starting anew, honours `responses`, and cleans up", async () => {
+    const limited = await runToEnd({ source: "http-json", dataset: "capped", config: tmdbConfig(), maxPages: 3 });
+    expect(limited).toMatchObject({ pagesDone: 3, itemsProcessed: 60, progress: 1 });
+
+    demo.upstream.options.faults.latencyMs = 80;
+    try {
+      const input = { source: "http-json", dataset: "twins", config: tmdbConfig() };
+      const first = await start(input);
+      expect((await mutate("pauseImport", first)).errors).toBeUndefined();
+      await waitFor(first, "PAUSED");
+      const again = await start(input); // same source, dataset and config: the paused one, resumed
+      expect(again).toBe(first);
+      await waitFor(first, "COMPLETED", await lastEventId(first), ["COMPLETED"]);
+      const fresh = await start({ ...input, resumeExisting: false });
+      expect(fresh).not.toBe(first);
+      await waitFor(fresh, "COMPLETED");
+    } finally {
+      demo.upstream.options.faults.latencyMs = 0;
+    }
+
+    demo.upstream.options.faults.failPages = { "3": 410 };
+    try {
+      const stopped = await runToEnd({ source: "http-json", dataset: "gone", config: tmdbConfig({ responses: { "410": "stop" } }) });
+      expect(stopped).toMatchObject({ pagesDone: 2, itemsProcessed: 40 });
+    } finally {
+      demo.upstream.options.faults.failPages = {};
+    }
+
+    demo.upstream.options.faults.latencyMs = 80;
+    try {
+      const cancelled = await start({ source: "http-json", dataset: "doomed", config: tmdbConfig() });
+      await mutate("cancelImport", cancelled);
+      await waitFor(cancelled, "CANCELLED");
+    } finally {
+      demo.upstream.options.faults.latencyMs = 0;
+    }
+    const kept = await server.gql<{ cleanupFailedImports: number }>(`mutation { cleanupFailedImports(olderThanDays: 1) }`);
+    expect(kept.data!.cleanupFailedImports).toBe(0);
+    const cleaned = await server.gql<{ cleanupFailedImports: number }>(`mutation { cleanupFailedImports(olderThanDays: 0) }`);
+    expect(cleaned.data!.cleanupFailedImports).toBeGreaterThanOrEqual(1);
+    const gone = await server.gql<{ imports: { edges: unknown[] } }>(`{ imports(status: [FAILED, CANCELLED]) { edges { node { id } } } }`);
+    expect(gone.data!.imports.edges).toEqual([]);
+  }, 30_000);
 });
