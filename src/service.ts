@@ -73,9 +73,8 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const host = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
   return {
-    url: `http://${host}:${port}${yoga.graphqlEndpoint}`,
+    url: `http://${urlHost(config.HOST)}:${port}${yoga.graphqlEndpoint}`,
     closeSockets: () => sockets.close(),
     closeHttp: () =>
       new Promise<void>((resolve) => {
@@ -84,6 +83,11 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
       }),
     closeBridge: () => bridge.stop(),
   };
+}
+
+/** A host as it stands in a URL (IPv6 in brackets). */
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 /** The whole service: one process in the role its config gives. */
@@ -110,7 +114,7 @@ export function createService(config: Config): Service {
       prismaOpen = true;
       clearSources();
       registerSource(httpJson);
-      registerSource(demoMoviesSource(`http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${config.PORT}/demo`));
+      registerSource(demoMoviesSource(`http://${urlHost(config.HOST)}:${config.PORT}/demo`));
       await loadPlugins(config.MILEPOST_PLUGINS, logger);
       boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api" }, logger);
       await createQueues(boss);
@@ -135,7 +139,6 @@ export function createService(config: Config): Service {
         ["database", database?.close],
       ];
       api = boss = heartbeat = database = workers = undefined;
-      setBoss(undefined);
       prismaOpen = false;
       for (const [part, close] of steps) {
         if (!close) continue;
@@ -144,6 +147,8 @@ export function createService(config: Config): Service {
         } catch (error) {
           logger.error({ err: error, part }, "could not close cleanly");
         }
+        // Handlers still running during pg-boss's graceful stop send their hand-over jobs; forget it only after.
+        if (part === "pg-boss") setBoss(undefined);
       }
       logger.info("milepost stopped");
     },

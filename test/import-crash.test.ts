@@ -79,6 +79,7 @@ it("a worker stopped with SIGTERM mid-import checkpoints, hands over and exits 0
 
   const stopped = await first.stop("SIGTERM");
   expect(stopped).toMatchObject({ code: 0, signal: null });
+  expect(first.output(), "errors logged while handing over").not.toMatch(/"level":(50|60)/);
   expect(stopped.afterMs).toBeLessThan(10_000);
   const handedOver = await followed.now();
   expect(handedOver.status).toBe("RUNNING");
