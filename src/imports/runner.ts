@@ -8,7 +8,7 @@ import { MissingSecretError } from "../core/secrets.js";
 import type { Logger } from "../logger.js";
 import { getSource } from "../sources/registry.js";
 import type { AnySource, SourcePage } from "../sources/types.js";
-import { commitCheckpoint, emptyBatch, LeaseLostError, type Batch, type Ending, type PageError } from "./checkpoint.js";
+import { commitCheckpoint, emptyBatch, type Batch, type Ending, type PageError } from "./checkpoint.js";
 import { claimImport, LEASE_RENEW_MS, renewLease } from "./lease.js";
 import { importMetrics } from "./metrics.js";
 
@@ -232,5 +232,3 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
     if (signal.aborted && pending === null) return stopHere();
   }
 }
-
-export { LeaseLostError };
