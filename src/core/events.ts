@@ -1,5 +1,5 @@
 import type { EventKind, Status, SubjectKind } from "../generated/prisma/enums.js";
-import type { Event as EventRow, Prisma } from "../generated/prisma/client.js";
+import { Prisma, type Event as EventRow } from "../generated/prisma/client.js";
 import type { Tx } from "../db/client.js";
 
 /** The Postgres channel every process NOTIFYs on and every api process LISTENs to. */
@@ -66,7 +66,7 @@ export type EventInput = Distribute<MilepostEvent>;
 export type PersistedEventInput = Exclude<EventInput, { kind: "PROGRESS" }>;
 
 /** Anything that can run Prisma queries: the client or a transaction. */
-export type Db = Pick<Tx, "event" | "$executeRaw" | "$queryRaw">;
+export type Db = Pick<Tx, "$queryRaw">;
 
 export function subjectKey(subjectKind: SubjectKind, subjectId: number | string): string {
   return `${subjectKind}:${subjectId}`;
@@ -93,31 +93,47 @@ export function eventFromRow(row: EventRow): MilepostEvent {
 /** What travels over NOTIFY (as JSON: `at` arrives as a string): the event, or a reference when too large. */
 export type Notice = { event: MilepostEvent } | { ref: string };
 
-async function notify(db: Db, event: MilepostEvent): Promise<void> {
-  let text = JSON.stringify({ event } satisfies Notice);
-  if (Buffer.byteLength(text) > MAX_NOTIFY_BYTES) text = JSON.stringify({ ref: event.id } satisfies Notice);
-  await db.$executeRaw`SELECT pg_notify(${EVENTS_CHANNEL}, ${text})`;
+/**
+ * Completes a statement whose CTE `stored` yields the event's id: NOTIFYs the
+ * event with that id, or a reference to it when too large. One round trip
+ * from id to NOTIFY, which matters at a checkpoint per few pages.
+ */
+async function notifyWith(db: Db, stored: Prisma.Sql, event: Omit<MilepostEvent, "id">): Promise<string> {
+  const [row] = await db.$queryRaw<{ id: bigint }[]>`
+    WITH ${stored}, notice AS (
+      SELECT id, jsonb_build_object('event', ${JSON.stringify(event)}::jsonb || jsonb_build_object('id', id::text))::text AS text FROM stored
+    )
+    SELECT id, pg_notify(${EVENTS_CHANNEL}, CASE WHEN octet_length(text) > ${MAX_NOTIFY_BYTES} THEN jsonb_build_object('ref', id::text)::text ELSE text END)::text AS sent
+    FROM notice`;
+  return row.id.toString();
 }
 
 /**
- * Persists a LOG, STATUS or CHECKPOINT event and NOTIFYs it. Called inside
- * the transaction that makes the change it reports: Postgres delivers a
- * NOTIFY only when its transaction commits, so subscribers never hear of
- * work that was rolled back. Only a subject's last CHECKPOINT is kept.
+ * Persists a LOG, STATUS or CHECKPOINT event and NOTIFYs it, in one
+ * statement. Called inside the transaction that makes the change it
+ * reports: Postgres delivers a NOTIFY only when its transaction commits, so
+ * subscribers never hear of work that was rolled back. Only a subject's last
+ * CHECKPOINT is kept.
  */
 export async function recordEvent<T extends PersistedEventInput>(db: Db, input: T): Promise<Extract<MilepostEvent, { kind: T["kind"] }>> {
   if (input.kind === "LOG" && input.message.length > MAX_LOG_MESSAGE) {
     input = { ...input, message: `${input.message.slice(0, MAX_LOG_MESSAGE)}…` };
   }
-  if (input.kind === "CHECKPOINT") {
-    await db.event.deleteMany({ where: { kind: "CHECKPOINT", subjectKind: input.subjectKind, subjectId: input.subjectId } });
-  }
-  const row = await db.event.create({
-    data: { kind: input.kind, subjectKind: input.subjectKind, subjectId: input.subjectId, payload: payloadOf(input) },
-  });
-  const event = eventFromRow(row);
-  await notify(db, event);
-  return event as Extract<MilepostEvent, { kind: T["kind"] }>;
+  // Timestamps come from here, not now(): the column has no time zone and sessions may not be in UTC.
+  const at = new Date();
+  const { kind, subjectKind, subjectId } = input;
+  const id = await notifyWith(
+    db,
+    Prisma.sql`gone AS (
+      DELETE FROM "Event" WHERE ${kind === "CHECKPOINT"} AND kind = 'CHECKPOINT' AND "subjectKind" = ${subjectKind}::"SubjectKind" AND "subjectId" = ${subjectId}
+    ), stored AS (
+      INSERT INTO "Event" (kind, "subjectKind", "subjectId", payload, at)
+      VALUES (${kind}::"EventKind", ${subjectKind}::"SubjectKind", ${subjectId}, ${JSON.stringify(payloadOf(input))}::jsonb, ${at})
+      RETURNING id
+    )`,
+    { ...input, at },
+  );
+  return { ...input, id, at } as Extract<MilepostEvent, { kind: T["kind"] }>;
 }
 
 /**
@@ -125,10 +141,9 @@ export async function recordEvent<T extends PersistedEventInput>(db: Db, input: 
  * counters), but it takes its id from the Event sequence so ids stay monotonic.
  */
 export async function sendProgress(db: Db, input: Omit<ProgressEvent, "id" | "at" | "kind">): Promise<ProgressEvent> {
-  const [{ id }] = await db.$queryRaw<{ id: bigint }[]>`SELECT nextval(pg_get_serial_sequence('"Event"', 'id')) AS id`;
-  const event: ProgressEvent = { ...input, kind: "PROGRESS", id: id.toString(), at: new Date() };
-  await notify(db, event);
-  return event;
+  const event = { ...input, kind: "PROGRESS" as const, at: new Date() };
+  const id = await notifyWith(db, Prisma.sql`stored AS (SELECT nextval(pg_get_serial_sequence('"Event"', 'id')) AS id)`, event);
+  return { ...event, id };
 }
 
 export interface EventFilter {

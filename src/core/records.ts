@@ -1,49 +1,45 @@
-import type { Tx } from "../db/client.js";
-import { canonicalJson, sha256 } from "./json.js";
+import { Prisma } from "../generated/prisma/client.js";
 import type { SourceRecord } from "../sources/types.js";
 
-export interface RecordCounts {
+/** The common table expressions that write a batch, and how many distinct records it holds. */
+export interface RecordWrites {
+  /** Defines `written` (one row per record written) and `counts` (one row: `new`, `updated`), to follow a WITH. */
+  ctes: Prisma.Sql;
   processed: number;
-  new: number;
-  updated: number;
-  unchanged: number;
 }
 
 /**
  * Writes records under (dataset, externalId) and lets the database say what
- * each one was (DESIGN.md rule 4). Hashes are compared first so unchanged
- * rows are not written at all (an `ON CONFLICT … WHERE hash <>` alone still
- * locks and logs every one); the upsert's `WHERE` and `xmax = 0` then decide
- * new against updated even if another import writes the same dataset at once.
+ * each one was (DESIGN.md rule 4), inside the statement that moves the
+ * counters, so records and counts commit together or not at all.
+ *
+ * The batch travels as one JSON document, so the worker does no per-row
+ * escaping, and each record is compared with the stored one as `jsonb`:
+ * exact, blind to key order and whitespace, and cheaper than hashing every
+ * record. Unchanged records are filtered out before the INSERT, so they are
+ * not locked or written at all (an `ON CONFLICT … WHERE` alone still locks
+ * and logs every one); the upsert's `WHERE` and `xmax = 0` then decide new
+ * against updated even if another import writes the same dataset at once.
  * An id seen twice in one batch counts once, with its last data.
  */
-export async function upsertRecords(tx: Tx, dataset: string, records: SourceRecord[]): Promise<RecordCounts> {
-  const byId = new Map<string, string>();
-  for (const record of records) byId.set(record.externalId, canonicalJson(record.data));
-  const ids = [...byId.keys()];
-  if (ids.length === 0) return { processed: 0, new: 0, updated: 0, unchanged: 0 };
-  const hashes = new Map(ids.map((id) => [id, sha256(byId.get(id)!)]));
-  const existing = await tx.$queryRaw<{ externalId: string; hash: string }[]>`
-    SELECT "externalId", hash FROM "ImportedRecord" WHERE dataset = ${dataset} AND "externalId" = ANY(${ids}::text[])`;
-  const known = new Map(existing.map((row) => [row.externalId, row.hash]));
-  const changed = ids.filter((id) => known.get(id) !== hashes.get(id));
-  let inserted = 0;
-  let updated = 0;
-  if (changed.length > 0) {
+export function recordWrites(dataset: string, records: SourceRecord[], now: Date): RecordWrites {
+  const byId = new Map<string, unknown>();
+  for (const record of records) byId.set(record.externalId, record.data);
+  const batch = JSON.stringify(Array.from(byId, ([id, data]) => ({ id, data })));
+  return {
+    processed: byId.size,
     // Timestamps come from here, not now(): the columns have no time zone and sessions may not be in UTC.
-    const now = new Date();
-    const written = await tx.$queryRaw<{ inserted: boolean }[]>`
-      INSERT INTO "ImportedRecord" (dataset, "externalId", data, hash, "createdAt", "updatedAt")
-      SELECT ${dataset}, id, data::jsonb, hash, ${now}, ${now}
-      FROM unnest(${changed}::text[], ${changed.map((id) => byId.get(id)!)}::text[], ${changed.map((id) => hashes.get(id)!)}::text[]) AS t(id, data, hash)
+    ctes: Prisma.sql`written AS (
+      INSERT INTO "ImportedRecord" (dataset, "externalId", data, "createdAt", "updatedAt")
+      SELECT ${dataset}, incoming.id, incoming.data, ${now}, ${now}
+      FROM jsonb_to_recordset(${batch}::jsonb) AS incoming(id text, data jsonb)
+      WHERE incoming.data IS DISTINCT FROM (SELECT stored.data FROM "ImportedRecord" stored WHERE stored.dataset = ${dataset} AND stored."externalId" = incoming.id)
       ON CONFLICT (dataset, "externalId") DO UPDATE
-        SET data = EXCLUDED.data, hash = EXCLUDED.hash, "updatedAt" = EXCLUDED."updatedAt"
-        WHERE "ImportedRecord".hash <> EXCLUDED.hash
-      RETURNING (xmax = 0) AS inserted`;
-    for (const row of written) {
-      if (row.inserted) inserted++;
-      else updated++;
-    }
-  }
-  return { processed: ids.length, new: inserted, updated, unchanged: ids.length - inserted - updated };
+        SET data = EXCLUDED.data, "updatedAt" = EXCLUDED."updatedAt"
+        WHERE "ImportedRecord".data IS DISTINCT FROM EXCLUDED.data
+      RETURNING (xmax = 0) AS inserted
+    ), counts AS (
+      SELECT (count(*) FILTER (WHERE inserted))::int AS new, (count(*) FILTER (WHERE NOT inserted))::int AS updated FROM written
+    )`,
+  };
 }

@@ -137,16 +137,18 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
 }
 
 /** Runs a demo upstream on its own port (tests, benches). */
-export async function startDemoServer(options?: Parameters<typeof createDemoUpstream>[0]): Promise<{ url: string; upstream: DemoUpstream; close(): Promise<void> }> {
+export async function startDemoServer(
+  options?: Parameters<typeof createDemoUpstream>[0],
+  port = 0,
+): Promise<{ url: string; upstream: DemoUpstream; close(): Promise<void> }> {
   const upstream = createDemoUpstream(options);
   const server = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     if (!upstream.handle(request, response, path)) send(response, 404, { error: "not found" });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     upstream,
     close: () =>
       new Promise<void>((resolve) => {

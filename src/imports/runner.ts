@@ -9,7 +9,7 @@ import type { Logger } from "../logger.js";
 import { getSource } from "../sources/registry.js";
 import type { AnySource, SourcePage } from "../sources/types.js";
 import { commitCheckpoint, emptyBatch, type Batch, type Ending, type PageError } from "./checkpoint.js";
-import { claimImport, LEASE_RENEW_MS, renewLease } from "./lease.js";
+import { claimImport, LEASE_RENEW_MS, renewLease, type LeaseState } from "./lease.js";
 import { importMetrics } from "./metrics.js";
 
 export interface RunnerDeps {
@@ -64,18 +64,17 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
   const onShutdown = () => stop("shutdown");
   deps.shutdown.addEventListener("abort", onShutdown);
   if (deps.shutdown.aborted) onShutdown();
-  // Renewed every second (a slow page must not look like a dead worker) and after every page, which is
-  // also when a pause or cancel is noticed: the request in flight is aborted and the run stops there.
-  const poll = () =>
-    renewLease(row.id, deps.owner).then(
-      (state) => {
-        if (!state.held) stop("lease-lost");
-        else if (state.cancelRequested) stop("cancel");
-        else if (state.pauseRequested) stop("pause");
-      },
-      (error) => deps.log.warn({ err: error, importId: row.id }, "could not renew the lease; trying again"),
-    );
-  const lease = setInterval(poll, LEASE_RENEW_MS);
+  // A pause or cancel is noticed when the lease is renewed (every second, so a slow page does not look
+  // like a dead worker) and at every checkpoint: the request in flight is aborted and the run stops there.
+  const obey = (state: LeaseState) => {
+    if (!state.held) stop("lease-lost");
+    else if (state.cancelRequested) stop("cancel");
+    else if (state.pauseRequested) stop("pause");
+  };
+  const lease = setInterval(
+    () => renewLease(row.id, deps.owner).then(obey, (error) => deps.log.warn({ err: error, importId: row.id }, "could not renew the lease; trying again")),
+    LEASE_RENEW_MS,
+  );
 
   const progress = createProgressReporter(deps.log);
   const runStart = Date.now();
@@ -87,10 +86,10 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
   try {
     await runPages(source, config, row, deps, controller.signal, {
       log,
-      poll,
       activeSeconds,
       onCommitted: (next) => {
         row = next;
+        obey({ held: true, ...next });
       },
       onPage: (pagesFetched, batchItems) => {
         const metrics = importMetrics({ ...row, activeSeconds: activeSeconds() });
@@ -121,7 +120,6 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
 }
 
 interface Hooks {
-  poll(): Promise<void>;
   log(level: "INFO" | "WARNING" | "ERROR", message: string): Promise<void>;
   activeSeconds(): number;
   onCommitted(row: Import): void;
@@ -226,7 +224,6 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
     hooks.onPage(page, batch.records.length);
     const limitReached = pageLimit !== null && page >= pageLimit;
     if (!ending && !limitReached && !signal.aborted) pending = fetchPage(cursor); // fetch on while the checkpoint commits
-    if (!ending) await hooks.poll(); // a pause or cancel aborts the fetch just started
     if (ending) return checkpoint(ending);
     if (batch.pages >= row.checkpointEvery) await checkpoint();
     if (signal.aborted && pending === null) return stopHere();
