@@ -3,6 +3,8 @@
 // through a naive loop (fetch a page, upsert it with one SQL statement), on
 // one database, in alternating rounds; prints the medians as JSON, with the
 // CPU each side spent per item (Node, and PostgreSQL when it runs here).
+// Two scenarios: a first load into an empty dataset, and a re-import of the
+// same dataset after the upstream changed (10% of the items changed, 5 new).
 //
 //   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
 //   BENCH_ROUNDS=5 npm run bench
@@ -24,16 +26,19 @@ const server = (process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:543
 const database = `milepost_bench_${Date.now()}`;
 
 // The upstream runs in its own process, as a real one would: its work is charged to neither side.
-const upstream = spawn(process.execPath, ["--import", "tsx", "src/demo/serve.ts", "--items", String(ITEMS), "--page-size", String(PAGE)], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
-const [line] = (await once(createInterface({ input: upstream.stdout }), "line")) as [string];
-const demoUrl = (JSON.parse(line) as { url: string }).url;
+async function startUpstream(version: number): Promise<{ url: string; stop(): void }> {
+  const args = ["--import", "tsx", "src/demo/serve.ts", "--items", String(ITEMS), "--page-size", String(PAGE), "--catalogue-version", String(version)];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
+  return { url: (JSON.parse(line) as { url: string }).url, stop: () => child.kill() };
+}
+const upstreams = [await startUpstream(1), await startUpstream(2)];
 const service = createService(
   loadConfig({ DATABASE_URL: `${server}/${database}`, PORT: "0", LOG_LEVEL: "warn", MILEPOST_AUTH: "off", MILEPOST_DEMO: "off", WORKER_CONCURRENCY: "1" }),
 );
 await service.start();
-const config = { url: `${demoUrl}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results" };
+const DEFAULT_EVERY = 5;
+const REIMPORT_CHANGED = 10_000 + 5; // every 10th of 100,000 changed, and 5 added
 
 /** CPU seconds spent by local PostgreSQL processes (and their ended children); null when they cannot be read. */
 function postgresCpuSeconds(): number | null {
@@ -59,7 +64,7 @@ interface Run {
   postgresCpuMicrosPerItem: number | null;
 }
 
-async function measure(work: () => Promise<void>): Promise<Run> {
+async function measure(work: () => Promise<void>, items = ITEMS): Promise<Run> {
   const cpu = process.cpuUsage();
   const postgres = postgresCpuSeconds();
   const started = performance.now();
@@ -68,18 +73,20 @@ async function measure(work: () => Promise<void>): Promise<Run> {
   const used = process.cpuUsage(cpu);
   const postgresAfter = postgresCpuSeconds();
   return {
-    itemsPerSecond: ITEMS / seconds,
-    nodeCpuMicrosPerItem: (used.user + used.system) / ITEMS,
-    postgresCpuMicrosPerItem: postgres === null || postgresAfter === null ? null : ((postgresAfter - postgres) * 1e6) / ITEMS,
+    itemsPerSecond: items / seconds,
+    nodeCpuMicrosPerItem: (used.user + used.system) / items,
+    postgresCpuMicrosPerItem: postgres === null || postgresAfter === null ? null : ((postgresAfter - postgres) * 1e6) / items,
   };
 }
 
-async function milepost(dataset: string, checkpointEvery: number): Promise<void> {
-  const row = await startImport({ source: "http-json", dataset, config, checkpointEvery }, checkpointEvery);
+async function milepost(version: number, dataset: string, checkpointEvery: number): Promise<void> {
+  const config = { url: `${upstreams[version - 1].url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results" };
+  const row = await startImport({ source: "http-json", dataset, config, checkpointEvery, resumeExisting: false }, checkpointEvery);
   for (;;) {
     const current = await prisma().import.findUniqueOrThrow({ where: { id: row.id } });
     if (current.status === "COMPLETED") {
-      if (current.itemsNew !== ITEMS) throw new Error(`expected ${ITEMS} new items, got ${current.itemsNew}`);
+      const written = current.itemsNew + current.itemsUpdated;
+      if (written !== (version === 1 ? ITEMS : REIMPORT_CHANGED)) throw new Error(`unexpected counts: ${written} new or updated`);
       return;
     }
     if (current.status === "FAILED") throw new Error(current.lastError ?? "failed");
@@ -87,11 +94,13 @@ async function milepost(dataset: string, checkpointEvery: number): Promise<void>
   }
 }
 
-async function naive(dataset: string): Promise<void> {
+async function naive(version: number, dataset: string): Promise<void> {
   const client = new pg.Client({ connectionString: service.databaseUrl });
   await client.connect();
-  for (let page = 1; page <= ITEMS / PAGE; page++) {
-    const body = (await (await fetch(`${demoUrl}/3/movie/popular?page=${page}`)).json()) as { results: { id: number }[] };
+  for (let page = 1, pages = 1; page <= pages; page++) {
+    const response = await fetch(`${upstreams[version - 1].url}/3/movie/popular?page=${page}`);
+    const body = (await response.json()) as { results: { id: number }[]; total_pages: number };
+    pages = body.total_pages;
     await client.query(
       `INSERT INTO "ImportedRecord" (dataset, "externalId", data, "updatedAt")
        SELECT $1, id, data::jsonb, now() FROM unnest($2::text[], $3::text[]) AS t(id, data)
@@ -102,6 +111,7 @@ async function naive(dataset: string): Promise<void> {
   await client.end();
 }
 
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const summary = (runs: Run[]) => ({
   itemsPerSecond: Math.round(median(runs.map((run) => run.itemsPerSecond))),
@@ -111,13 +121,18 @@ const summary = (runs: Run[]) => ({
 
 const naiveRuns: Run[] = [];
 const milepostRuns = new Map<number, Run[]>(CHECKPOINT_EVERY.map((every) => [every, []]));
+const naiveReimports: Run[] = [];
+const milepostReimports: Run[] = [];
 for (let round = 0; round < ROUNDS; round++) {
-  // Every run writes a fresh dataset, so each is a first load of 100,000 new items.
-  naiveRuns.push(await measure(() => naive(`naive-${round}`)));
-  for (const every of CHECKPOINT_EVERY) milepostRuns.get(every)!.push(await measure(() => milepost(`milepost-${every}-${round}`, every)));
+  // Every first load writes a fresh dataset; the re-imports then go over the default's and the naive loop's.
+  naiveRuns.push(await measure(() => naive(1, `naive-${round}`)));
+  for (const every of CHECKPOINT_EVERY) milepostRuns.get(every)!.push(await measure(() => milepost(1, `milepost-${every}-${round}`, every)));
+  naiveReimports.push(await measure(() => naive(2, `naive-${round}`), ITEMS + 5));
+  milepostReimports.push(await measure(() => milepost(2, `milepost-${DEFAULT_EVERY}-${round}`, DEFAULT_EVERY), ITEMS + 5));
 }
 const baseline = summary(naiveRuns);
 const results = Object.fromEntries(CHECKPOINT_EVERY.map((every) => [`checkpointEvery=${every}`, summary(milepostRuns.get(every)!)]));
+const reimport = { naive: summary(naiveReimports), milepost: summary(milepostReimports) };
 console.log(
   JSON.stringify(
     {
@@ -125,18 +140,25 @@ console.log(
       items: ITEMS,
       pageSize: PAGE,
       rounds: ROUNDS,
-      naive: baseline,
-      milepost: results,
-      ratioToNaive: Object.fromEntries(
-        CHECKPOINT_EVERY.map((every) => [`checkpointEvery=${every}`, Math.round((results[`checkpointEvery=${every}`].itemsPerSecond / baseline.itemsPerSecond) * 100) / 100]),
-      ),
+      firstLoad: {
+        naive: baseline,
+        milepost: results,
+        ratioToNaive: Object.fromEntries(
+          CHECKPOINT_EVERY.map((every) => [`checkpointEvery=${every}`, ratio(results[`checkpointEvery=${every}`].itemsPerSecond, baseline.itemsPerSecond)]),
+        ),
+      },
+      reimportAfterUpstreamChanged: {
+        checkpointEvery: DEFAULT_EVERY,
+        ...reimport,
+        ratioToNaive: ratio(reimport.milepost.itemsPerSecond, reimport.naive.itemsPerSecond),
+      },
     },
     null,
     2,
   ),
 );
 await service.stop();
-upstream.kill();
+for (const upstream of upstreams) upstream.stop();
 const admin = new pg.Client({ connectionString: `${server}/postgres` });
 await admin.connect();
 await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);

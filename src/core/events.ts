@@ -6,7 +6,6 @@ import type { Tx } from "../db/client.js";
 export const EVENTS_CHANNEL = "milepost_events";
 /** NOTIFY payloads must stay under 8000 bytes; a larger event goes by reference. */
 const MAX_NOTIFY_BYTES = 7800;
-/** Long log lines are cut so one chatty source cannot bloat the event table. */
 const MAX_LOG_MESSAGE = 4000;
 
 export type LogLevel = "DEBUG" | "INFO" | "SUCCESS" | "WARNING" | "ERROR";
@@ -93,47 +92,53 @@ export function eventFromRow(row: EventRow): MilepostEvent {
 /** What travels over NOTIFY (as JSON: `at` arrives as a string): the event, or a reference when too large. */
 export type Notice = { event: MilepostEvent } | { ref: string };
 
-/**
- * Completes a statement whose CTE `stored` yields the event's id: NOTIFYs the
- * event with that id, or a reference to it when too large. One round trip
- * from id to NOTIFY, which matters at a checkpoint per few pages.
- */
-async function notifyWith(db: Db, stored: Prisma.Sql, event: Omit<MilepostEvent, "id">): Promise<string> {
-  const [row] = await db.$queryRaw<{ id: bigint }[]>`
-    WITH ${stored}, notice AS (
+/** `notice`: what NOTIFY carries for the event whose id the CTE `stored` yields. */
+function noticeCte(event: Omit<MilepostEvent, "id">): Prisma.Sql {
+  return Prisma.sql`notice AS (
       SELECT id, jsonb_build_object('event', ${JSON.stringify(event)}::jsonb || jsonb_build_object('id', id::text))::text AS text FROM stored
-    )
-    SELECT id, pg_notify(${EVENTS_CHANNEL}, CASE WHEN octet_length(text) > ${MAX_NOTIFY_BYTES} THEN jsonb_build_object('ref', id::text)::text ELSE text END)::text AS sent
-    FROM notice`;
-  return row.id.toString();
+    )`;
+}
+
+/** NOTIFYs `notice`'s event, or a reference to it when too large; use in a SELECT over `notice`. */
+export const NOTIFY_NOTICE = Prisma.sql`pg_notify(${EVENTS_CHANNEL}, CASE WHEN octet_length(text) > ${MAX_NOTIFY_BYTES} THEN jsonb_build_object('ref', id::text)::text ELSE text END)::text`;
+
+/** LOG lines are cut so one chatty source cannot bloat the event table. */
+function trimmed<T extends PersistedEventInput>(input: T): T {
+  return input.kind === "LOG" && input.message.length > MAX_LOG_MESSAGE ? { ...input, message: `${input.message.slice(0, MAX_LOG_MESSAGE)}…` } : input;
+}
+
+/**
+ * The CTEs that persist an event, for a statement that ends by selecting
+ * NOTIFY_NOTICE over `notice`: `gone` drops the subject's older CHECKPOINT
+ * (only the last is kept), `stored` inserts the row, `notice` builds the
+ * NOTIFY text. Nothing is written unless `guard` (a CTE of the same
+ * statement) holds a row, so an event can ride in the statement that makes
+ * the change it reports.
+ */
+export function eventCtes(input: PersistedEventInput, at: Date, guard: Prisma.Sql = Prisma.sql`(SELECT 1) AS always`): Prisma.Sql {
+  const event = trimmed(input);
+  const { kind, subjectKind, subjectId } = event;
+  return Prisma.sql`gone AS (
+      DELETE FROM "Event" WHERE ${kind === "CHECKPOINT"} AND kind = 'CHECKPOINT' AND "subjectKind" = ${subjectKind}::"SubjectKind" AND "subjectId" = ${subjectId}
+        AND EXISTS (SELECT 1 FROM ${guard})
+    ), stored AS (
+      INSERT INTO "Event" (kind, "subjectKind", "subjectId", payload, at)
+      SELECT ${kind}::"EventKind", ${subjectKind}::"SubjectKind", ${subjectId}, ${JSON.stringify(payloadOf(event))}::jsonb, ${at} FROM ${guard}
+      RETURNING id
+    ), ${noticeCte({ ...event, at })}`;
 }
 
 /**
  * Persists a LOG, STATUS or CHECKPOINT event and NOTIFYs it, in one
  * statement. Called inside the transaction that makes the change it
  * reports: Postgres delivers a NOTIFY only when its transaction commits, so
- * subscribers never hear of work that was rolled back. Only a subject's last
- * CHECKPOINT is kept.
+ * subscribers never hear of work that was rolled back.
  */
 export async function recordEvent<T extends PersistedEventInput>(db: Db, input: T): Promise<Extract<MilepostEvent, { kind: T["kind"] }>> {
-  if (input.kind === "LOG" && input.message.length > MAX_LOG_MESSAGE) {
-    input = { ...input, message: `${input.message.slice(0, MAX_LOG_MESSAGE)}…` };
-  }
   // Timestamps come from here, not now(): the column has no time zone and sessions may not be in UTC.
   const at = new Date();
-  const { kind, subjectKind, subjectId } = input;
-  const id = await notifyWith(
-    db,
-    Prisma.sql`gone AS (
-      DELETE FROM "Event" WHERE ${kind === "CHECKPOINT"} AND kind = 'CHECKPOINT' AND "subjectKind" = ${subjectKind}::"SubjectKind" AND "subjectId" = ${subjectId}
-    ), stored AS (
-      INSERT INTO "Event" (kind, "subjectKind", "subjectId", payload, at)
-      VALUES (${kind}::"EventKind", ${subjectKind}::"SubjectKind", ${subjectId}, ${JSON.stringify(payloadOf(input))}::jsonb, ${at})
-      RETURNING id
-    )`,
-    { ...input, at },
-  );
-  return { ...input, id, at } as Extract<MilepostEvent, { kind: T["kind"] }>;
+  const [row] = await db.$queryRaw<{ id: bigint }[]>`WITH ${eventCtes(input, at)} SELECT id, ${NOTIFY_NOTICE} AS sent FROM notice`;
+  return { ...trimmed(input), id: row.id.toString(), at } as Extract<MilepostEvent, { kind: T["kind"] }>;
 }
 
 /**
@@ -142,8 +147,10 @@ export async function recordEvent<T extends PersistedEventInput>(db: Db, input: 
  */
 export async function sendProgress(db: Db, input: Omit<ProgressEvent, "id" | "at" | "kind">): Promise<ProgressEvent> {
   const event = { ...input, kind: "PROGRESS" as const, at: new Date() };
-  const id = await notifyWith(db, Prisma.sql`stored AS (SELECT nextval(pg_get_serial_sequence('"Event"', 'id')) AS id)`, event);
-  return { ...event, id };
+  const [row] = await db.$queryRaw<{ id: bigint }[]>`
+    WITH stored AS (SELECT nextval(pg_get_serial_sequence('"Event"', 'id')) AS id), ${noticeCte(event)}
+    SELECT id, ${NOTIFY_NOTICE} AS sent FROM notice`;
+  return { ...event, id: row.id.toString() };
 }
 
 export interface EventFilter {

@@ -11,7 +11,9 @@ export interface RecordWrites {
 /**
  * Writes records under (dataset, externalId) and lets the database say what
  * each one was (DESIGN.md rule 4), inside the statement that moves the
- * counters, so records and counts commit together or not at all.
+ * counters, so records and counts commit together or not at all. Nothing is
+ * written unless `guard` (a CTE of that statement, e.g. the held lease)
+ * holds a row.
  *
  * The batch travels as one JSON document, so the worker does no per-row
  * escaping, and each record is compared with the stored one as `jsonb`:
@@ -22,7 +24,7 @@ export interface RecordWrites {
  * against updated even if another import writes the same dataset at once.
  * An id seen twice in one batch counts once, with its last data.
  */
-export function recordWrites(dataset: string, records: SourceRecord[], now: Date): RecordWrites {
+export function recordWrites(dataset: string, records: SourceRecord[], now: Date, guard: Prisma.Sql): RecordWrites {
   const byId = new Map<string, unknown>();
   for (const record of records) byId.set(record.externalId, record.data);
   const batch = JSON.stringify(Array.from(byId, ([id, data]) => ({ id, data })));
@@ -33,7 +35,8 @@ export function recordWrites(dataset: string, records: SourceRecord[], now: Date
       INSERT INTO "ImportedRecord" (dataset, "externalId", data, "createdAt", "updatedAt")
       SELECT ${dataset}, incoming.id, incoming.data, ${now}, ${now}
       FROM jsonb_to_recordset(${batch}::jsonb) AS incoming(id text, data jsonb)
-      WHERE incoming.data IS DISTINCT FROM (SELECT stored.data FROM "ImportedRecord" stored WHERE stored.dataset = ${dataset} AND stored."externalId" = incoming.id)
+      WHERE EXISTS (SELECT 1 FROM ${guard})
+        AND incoming.data IS DISTINCT FROM (SELECT stored.data FROM "ImportedRecord" stored WHERE stored.dataset = ${dataset} AND stored."externalId" = incoming.id)
       ON CONFLICT (dataset, "externalId") DO UPDATE
         SET data = EXCLUDED.data, "updatedAt" = EXCLUDED."updatedAt"
         WHERE "ImportedRecord".data IS DISTINCT FROM EXCLUDED.data

@@ -12,6 +12,8 @@ const { values } = parseArgs({
     items: { type: "string", default: "10000" },
     "page-size": { type: "string", default: "20" },
     port: { type: "string", default: "0" },
+    // 2: every 10th movie changed and 5 added, to see updated and new counts on a re-import.
+    "catalogue-version": { type: "string", default: "1" },
     "latency-ms": { type: "string", default: "0" },
     "error-every": { type: "string", default: "0" },
     "rate-limit-every": { type: "string", default: "0" },
@@ -29,6 +31,7 @@ const demo = await startDemoServer(
   {
     items: number("items"),
     pageSize: number("page-size", 1),
+    version: number("catalogue-version", 1),
     faults: { latencyMs: number("latency-ms"), errorEvery: number("error-every"), rateLimitEvery: number("rate-limit-every") },
   },
   number("port"),

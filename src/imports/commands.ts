@@ -5,7 +5,7 @@ import { openUpstream } from "../core/cooldowns.js";
 import { recordEvent } from "../core/events.js";
 import { canonicalJson, sha256 } from "../core/json.js";
 import { IllegalTransitionError, transition } from "../core/status.js";
-import { sendJob } from "../jobs/queues.js";
+import { sendJob, wakeWorkers } from "../jobs/queues.js";
 import { notFound, parseInput, userError } from "../schema/errors.js";
 import { getSource, listSources } from "../sources/registry.js";
 import { lockImport } from "./lease.js";
@@ -41,7 +41,7 @@ export async function startImport(raw: unknown, defaultCheckpointEvery: number):
   const config = parseInput(source.config, input.config ?? {}, ["input", "config"]) as Prisma.InputJsonValue;
   const dataset = input.dataset ?? source.name;
   const configKey = sha256(canonicalJson({ source: source.name, dataset, config }));
-  return prisma().$transaction(async (tx) => {
+  const row = await prisma().$transaction(async (tx) => {
     // Serialises starts of the same config, so two clients cannot start twins.
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${configKey}))`;
     if (input.resumeExisting !== false) {
@@ -63,6 +63,8 @@ export async function startImport(raw: unknown, defaultCheckpointEvery: number):
     await sendJob("importRun", { importId: created.id }, { tx });
     return created;
   });
+  wakeWorkers("importRun");
+  return row;
 }
 
 /** PAUSED/FAILED/WAITING → PENDING with a job to run it now. */
@@ -107,14 +109,16 @@ export const pauseImport = (id: number) => stopImport(id, "PAUSED");
 export const cancelImport = (id: number) => stopImport(id, "CANCELLED");
 
 /** PAUSED, FAILED or WAITING imports run again from their last checkpoint; PENDING or RUNNING ones are left as they are. */
-export function resumeImport(id: number): Promise<Import> {
-  return withImport(id, async (tx, row) => {
+export async function resumeImport(id: number): Promise<Import> {
+  const resumed = await withImport(id, async (tx, row) => {
     if (row.status === "PENDING" || row.status === "RUNNING") {
       return row.pauseRequested ? tx.import.update({ where: { id }, data: { pauseRequested: false } }) : row;
     }
     if (!["PAUSED", "FAILED", "WAITING"].includes(row.status)) throw new IllegalTransitionError("IMPORT", id, row.status, "PENDING");
     return requeue(tx, row, "resumed on request");
   });
+  wakeWorkers("importRun");
+  return resumed;
 }
 
 /** Like resume, but a WAITING import's rate-limit cooldown is lifted too, for every import of that upstream. */

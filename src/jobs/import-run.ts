@@ -8,7 +8,7 @@ import type { Logger } from "../logger.js";
 import { LeaseLostError } from "../imports/checkpoint.js";
 import { lockImport, LEASE_STALE_MS } from "../imports/lease.js";
 import { runImport, type RunnerDeps } from "../imports/runner.js";
-import { QUEUES, sendJob } from "./queues.js";
+import { QUEUES, sendJob, startWorkers, wakeWorkers } from "./queues.js";
 
 /** Unexpected failures in a row (a bug, the database away) before an import is failed rather than retried. */
 const MAX_CRASHES = 3;
@@ -58,6 +58,7 @@ export async function sweepStaleImports(): Promise<number> {
     select: { id: true },
   });
   for (const { id } of stale) await sendJob("importRun", { importId: id });
+  if (stale.length > 0) wakeWorkers("importRun");
   return stale.length;
 }
 
@@ -88,9 +89,7 @@ export async function startImportWorkers(boss: PgBoss, config: Config, owner: st
       }
     }
   };
-  for (let i = 0; i < config.WORKER_CONCURRENCY; i++) {
-    await boss.work(QUEUES.importRun.name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, handle);
-  }
+  await startWorkers(boss, "importRun", config.WORKER_CONCURRENCY, handle);
   const sweep = () =>
     sweepStaleImports().then(
       (count) => count && log.info({ count }, "resuming imports no worker was running"),

@@ -27,10 +27,12 @@ export async function createQueues(boss: PgBoss): Promise<void> {
 }
 
 let current: PgBoss | undefined;
+const localWorkers = new Map<QueueName, string[]>();
 
 /** The process's pg-boss, set by the service at start. */
 export function setBoss(boss: PgBoss | undefined): void {
   current = boss;
+  if (!boss) localWorkers.clear();
 }
 
 /** pg-boss's `db` option over a Prisma transaction: the job exists only if the transaction commits. */
@@ -48,4 +50,20 @@ export async function sendJob<Q extends QueueName>(queue: Q, payload: Payload<Q>
     ...(options.startAfter ? { startAfter: options.startAfter } : {}),
     ...(options.tx ? { db: inTransaction(options.tx) } : {}),
   });
+}
+
+/** Starts `count` workers of a queue in this process (one job at a time each). */
+export async function startWorkers(boss: PgBoss, queue: QueueName, count: number, handler: PgBoss.WorkHandler<unknown>): Promise<void> {
+  const ids = localWorkers.get(queue) ?? [];
+  for (let i = 0; i < count; i++) ids.push(await boss.work(QUEUES[queue].name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, handler));
+  localWorkers.set(queue, ids);
+}
+
+/**
+ * This process's workers of `queue` look for jobs now rather than at their
+ * next poll (up to half a second later). Call it once the transaction that
+ * sent the job has committed; workers in other processes still poll.
+ */
+export function wakeWorkers(queue: QueueName): void {
+  for (const id of localWorkers.get(queue) ?? []) current?.notifyWorker(id);
 }
