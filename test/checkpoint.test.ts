@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Import } from "../src/generated/prisma/client.js";
+import { prisma } from "../src/db/client.js";
+import { commitCheckpoint, emptyBatch, LeaseLostError, type Batch } from "../src/imports/checkpoint.js";
+import type { SourceRecord } from "../src/sources/types.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+// An api-only server: no worker picks the rows up, so the checkpoints here are the only writers.
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ MILEPOST_ROLE: "api" });
+});
+afterAll(() => server.stop());
+
+async function runningImport(dataset: string, owner: string): Promise<Import> {
+  return prisma().import.create({
+    data: { name: dataset, source: "http-json", dataset, config: {}, configKey: dataset, checkpointEvery: 1, status: "RUNNING", leaseOwner: owner, leaseAt: new Date() },
+  });
+}
+
+const batch = (records: SourceRecord[], page: number): Batch => ({ ...emptyBatch(), pages: 1, records, cursor: { page: page + 1 }, path: [{ level: "page", index: page }] });
+const stored = (dataset: string) => prisma().importedRecord.findMany({ where: { dataset }, orderBy: { externalId: "asc" }, select: { externalId: true, data: true } });
+const checkpoints = (id: number) => prisma().event.findMany({ where: { kind: "CHECKPOINT", subjectKind: "IMPORT", subjectId: id } });
+
+describe("a checkpoint", () => {
+  it("counts what the database wrote: content compared as jsonb, key order ignored, an id twice counted once", async () => {
+    let row = await runningImport("cp-counts", "w1");
+    row = await commitCheckpoint(
+      row,
+      "w1",
+      batch(
+        [
+          { externalId: "a", data: { title: "A", year: 1 } },
+          { externalId: "b", data: { title: "B", year: 2 } },
+          { externalId: "c", data: { title: "C0", year: 3 } },
+          { externalId: "c", data: { title: "C", year: 3 } },
+        ],
+        1,
+      ),
+      1,
+    );
+    expect(row).toMatchObject({ itemsProcessed: 3, itemsNew: 3, itemsUpdated: 0, itemsUnchanged: 0, pagesDone: 1, cursor: { page: 2 } });
+    expect((await stored("cp-counts")).map((record) => record.data)).toEqual([
+      { title: "A", year: 1 },
+      { title: "B", year: 2 },
+      { title: "C", year: 3 },
+    ]);
+
+    // Same content in another key order: unchanged. One real change: updated. One new id: new.
+    row = await commitCheckpoint(
+      row,
+      "w1",
+      batch(
+        [
+          { externalId: "a", data: { year: 1, title: "A" } },
+          { externalId: "b", data: { title: "B (new cut)", year: 2 } },
+          { externalId: "d", data: { title: "D", year: 4 } },
+        ],
+        2,
+      ),
+      2,
+    );
+    expect(row).toMatchObject({ itemsProcessed: 6, itemsNew: 4, itemsUpdated: 1, itemsUnchanged: 1, pagesDone: 2, cursor: { page: 3 } });
+    expect(row.itemsNew + row.itemsUpdated + row.itemsUnchanged).toBe(row.itemsProcessed);
+    const events = await checkpoints(row.id);
+    expect(events).toHaveLength(1); // only the last checkpoint is kept
+    expect(events[0].payload).toMatchObject({ checkpoint: { position: { page: 3 }, path: [{ level: "page", index: 2 }] } });
+  });
+
+  it("writes nothing at all when another worker holds the lease", async () => {
+    let row = await runningImport("cp-lease", "w1");
+    row = await commitCheckpoint(row, "w1", batch([{ externalId: "a", data: { n: 1 } }], 1), 1);
+    const before = await checkpoints(row.id);
+    await prisma().import.update({ where: { id: row.id }, data: { leaseOwner: "w2" } }); // taken over
+
+    await expect(
+      commitCheckpoint(row, "w1", batch([{ externalId: "a", data: { n: 2 } }, { externalId: "b", data: { n: 1 } }], 2), 2),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+
+    expect(await stored("cp-lease")).toEqual([{ externalId: "a", data: { n: 1 } }]);
+    expect(await prisma().import.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({ itemsProcessed: 1, pagesDone: 1, cursor: { page: 2 }, leaseOwner: "w2" });
+    expect(await checkpoints(row.id)).toEqual(before);
+  });
+});
