@@ -40,6 +40,8 @@ function tooLarge(request: { headers: { "content-length"?: string } }): boolean 
 
 interface Api {
   url: string;
+  /** `http://host:port`, with the port actually bound. */
+  origin: string;
   closeSockets(): Promise<void>;
   closeHttp(): Promise<void>;
   closeBridge(): Promise<void>;
@@ -72,9 +74,10 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  const origin = `http://${urlHost(config.HOST)}:${(server.address() as AddressInfo).port}`;
   return {
-    url: `http://${urlHost(config.HOST)}:${port}${yoga.graphqlEndpoint}`,
+    url: `${origin}${yoga.graphqlEndpoint}`,
+    origin,
     closeSockets: () => sockets.close(),
     closeHttp: () =>
       new Promise<void>((resolve) => {
@@ -114,7 +117,8 @@ export function createService(config: Config): Service {
       prismaOpen = true;
       clearSources();
       registerSource(httpJson);
-      registerSource(demoMoviesSource(`http://${urlHost(config.HOST)}:${config.PORT}/demo`));
+      // A worker-only process reaches the demo of an api process on the same PORT.
+      registerSource(demoMoviesSource(() => `${api?.origin ?? `http://${urlHost(config.HOST)}:${config.PORT}`}/demo`));
       await loadPlugins(config.MILEPOST_PLUGINS, logger);
       boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api" }, logger);
       await createQueues(boss);

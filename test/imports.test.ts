@@ -66,6 +66,11 @@ describe("imports", () => {
     expect(sources.data!.sources[1]).toMatchObject({ shape: "FLAT", configSchema: { type: "object" } });
   });
 
+  it("runs demo-movies against the demo this server serves, on the port it really got", async () => {
+    const run = await runToEnd({ source: "demo-movies", config: {}, maxPages: 3 });
+    expect(run).toMatchObject({ pagesDone: 3, itemsNew: 60, errorCount: 0 });
+  });
+
   it("imports every page once, then counts new, updated and unchanged after the upstream changed", async () => {
     const first = await runToEnd({ source: "http-json", dataset: "movies", config: tmdbConfig(), checkpointEvery: 3 });
     expect(first).toMatchObject({ pagesDone: 10, totalPages: 10, itemsTotal: 200, itemsProcessed: 200, itemsNew: 200, itemsUpdated: 0, itemsUnchanged: 0, progress: 1 });

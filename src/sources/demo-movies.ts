@@ -14,10 +14,11 @@ const config = z.object({
  * The demo catalogue through http-json, configured like TMDB's
  * /movie/popular, so a new user can run an import in the first minute.
  */
-export function demoMoviesSource(defaultBaseUrl: string) {
+/** `defaultBaseUrl` is asked at each fetch: the service knows its port only once it listens (PORT=0). */
+export function demoMoviesSource(defaultBaseUrl: () => string) {
   const asHttpJson = (options: z.infer<typeof config>) =>
     httpJson.config.parse({
-      url: `${options.baseUrl ?? defaultBaseUrl}/3/movie/popular`,
+      url: `${options.baseUrl ?? defaultBaseUrl()}/3/movie/popular`,
       query: options.apiKey ? { api_key: options.apiKey } : {},
       pagination: { type: "page", param: "page", start: 1, totalPagesPath: "total_pages" },
       itemsPath: "results",
