@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Import } from "../src/generated/prisma/client.js";
 import { prisma } from "../src/db/client.js";
 import { commitCheckpoint, emptyBatch, LeaseLostError, type Batch } from "../src/imports/checkpoint.js";
+import { importAfterEvent } from "../src/imports/shared-read.js";
 import type { SourceRecord } from "../src/sources/types.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -80,5 +81,18 @@ describe("a checkpoint", () => {
     expect(await stored("cp-lease")).toEqual([{ externalId: "a", data: { n: 1 } }]);
     expect(await prisma().import.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({ itemsProcessed: 1, pagesDone: 1, cursor: { page: 2 }, leaseOwner: "w2" });
     expect(await checkpoints(row.id)).toEqual(before);
+  });
+});
+
+describe("importUpdated's reads", () => {
+  it("are shared by every subscriber of one event, and fresh for a later one", async () => {
+    const row = await runningImport("shared-read", "w1");
+    const first = importAfterEvent(row.id, "10");
+    expect(importAfterEvent(row.id, "10")).toBe(first);
+    expect(importAfterEvent(row.id, "9")).toBe(first); // read after event 10: good for event 9 too
+    await prisma().import.update({ where: { id: row.id }, data: { pagesDone: 7 } });
+    const later = importAfterEvent(row.id, "11");
+    expect(later).not.toBe(first);
+    expect((await later)?.pagesDone).toBe(7);
   });
 });

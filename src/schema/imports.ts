@@ -5,6 +5,7 @@ import type { Checkpoint, CheckpointLevel } from "../core/events.js";
 import { redactSecrets } from "../core/secrets.js";
 import { cancelImport, cleanupFailedImports, pauseImport, resumeImport, retryImportNow, startImport } from "../imports/commands.js";
 import { importMetrics } from "../imports/metrics.js";
+import { importAfterEvent } from "../imports/shared-read.js";
 import { listSources } from "../sources/registry.js";
 import type { AnySource } from "../sources/types.js";
 import { requireRole } from "./authorize.js";
@@ -257,7 +258,7 @@ function importCommand(t: Parameters<Parameters<typeof builder.mutationFields>[0
   });
 }
 
-/** The import's current state, then again after every event of it (PROGRESS is already coalesced to 4 a second). */
+/** The import's current state, then again after every event of it (PROGRESS is already coalesced to 4 a second; subscribers share each read). */
 async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
   const live = listenNow(ctx.pubsub);
   try {
@@ -266,7 +267,7 @@ async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
     yield snapshot;
     for await (const event of live.events) {
       if (event.subjectKind !== "IMPORT" || event.subjectId !== id) continue;
-      const row = await prisma().import.findUnique({ where: { id } });
+      const row = await importAfterEvent(id, event.id);
       if (!row) return;
       yield row;
     }
