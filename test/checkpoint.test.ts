@@ -84,6 +84,30 @@ describe("a checkpoint", () => {
   });
 });
 
+describe("a record PostgreSQL cannot store", () => {
+  it("is skipped and recorded as an error; the rest of the checkpoint commits", async () => {
+    let row = await runningImport("cp-nul", "w1");
+    row = await commitCheckpoint(
+      row,
+      "w1",
+      batch(
+        [
+          { externalId: "ok", data: { title: "fine" } },
+          { externalId: "nul", data: { tags: ["a\u0000b"] } },
+          { externalId: "text", data: { note: "the six characters \\u0000 are fine" } },
+        ],
+        4,
+      ),
+      1,
+    );
+    expect(row).toMatchObject({ itemsProcessed: 2, itemsNew: 2, errorCount: 1, pagesDone: 1 });
+    expect(row.lastError).toContain('Item "nul"');
+    expect((await stored("cp-nul")).map((record) => record.externalId)).toEqual(["ok", "text"]);
+    const errors = await prisma().importError.findMany({ where: { importId: row.id } });
+    expect(errors).toMatchObject([{ page: 4, httpStatus: null, message: expect.stringContaining("U+0000") }]);
+  });
+});
+
 describe("importUpdated's reads", () => {
   it("are shared by every subscriber of one event, and fresh for a later one", async () => {
     const row = await runningImport("shared-read", "w1");

@@ -6,6 +6,15 @@ export interface RecordWrites {
   /** Defines `written` (one row per record written) and `counts` (one row: `new`, `updated`), to follow a WITH. */
   ctes: Prisma.Sql;
   processed: number;
+  /** Ids left out because they hold U+0000, which PostgreSQL's text and jsonb cannot store. */
+  unstorable: string[];
+}
+
+function holdsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\0");
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value && typeof value === "object") return Object.entries(value).some(([key, inner]) => key.includes("\0") || holdsNul(inner));
+  return false;
 }
 
 /**
@@ -22,14 +31,28 @@ export interface RecordWrites {
  * not locked or written at all (an `ON CONFLICT … WHERE` alone still locks
  * and logs every one); the upsert's `WHERE` and `xmax = 0` then decide new
  * against updated even if another import writes the same dataset at once.
- * An id seen twice in one batch counts once, with its last data.
+ * An id seen twice in one batch counts once, with its last data. A record
+ * PostgreSQL cannot store (U+0000 in a string) is left out and named, so the
+ * import can record it as an error instead of failing the whole checkpoint.
  */
 export function recordWrites(dataset: string, records: SourceRecord[], now: Date, guard: Prisma.Sql): RecordWrites {
   const byId = new Map<string, unknown>();
   for (const record of records) byId.set(record.externalId, record.data);
-  const batch = JSON.stringify(Array.from(byId, ([id, data]) => ({ id, data })));
+  let entries = Array.from(byId, ([id, data]) => ({ id, data }));
+  let batch = JSON.stringify(entries);
+  const unstorable: string[] = [];
+  if (batch.includes("\\u0000")) {
+    // Rare, so only then is each record looked at.
+    entries = entries.filter((entry) => {
+      if (!holdsNul(entry)) return true;
+      unstorable.push(entry.id);
+      return false;
+    });
+    batch = JSON.stringify(entries);
+  }
   return {
-    processed: byId.size,
+    processed: entries.length,
+    unstorable,
     // Timestamps come from here, not now(): the columns have no time zone and sessions may not be in UTC.
     ctes: Prisma.sql`written AS (
       INSERT INTO "ImportedRecord" (dataset, "externalId", data, "createdAt", "updatedAt")

@@ -2,7 +2,7 @@ import { Prisma, type Import } from "../generated/prisma/client.js";
 import { prisma, type Tx } from "../db/client.js";
 import { eventCtes, NOTIFY_NOTICE, type CheckpointLevel } from "../core/events.js";
 import type { JsonValue } from "../core/json.js";
-import { recordWrites } from "../core/records.js";
+import { recordWrites, type RecordWrites } from "../core/records.js";
 import { transition } from "../core/status.js";
 import { sendJob } from "../jobs/queues.js";
 import type { SourceRecord } from "../sources/types.js";
@@ -50,8 +50,7 @@ export function emptyBatch(): Omit<Batch, "cursor" | "path"> {
  * counters and event commit together or not at all; when another worker holds
  * the lease, nothing is written and no row comes back.
  */
-function advance(row: Import, owner: string, batch: Batch, activeSeconds: number, now: Date): Prisma.Sql {
-  const records = recordWrites(row.dataset, batch.records, now, Prisma.sql`lease`);
+function advance(row: Import, owner: string, batch: Batch, records: RecordWrites, errors: PageError[], activeSeconds: number, now: Date): Prisma.Sql {
   const checkpoint = { path: batch.path, position: (batch.cursor ?? { finished: true }) as Prisma.InputJsonValue, at: now.toISOString() };
   return Prisma.sql`
     WITH lease AS (
@@ -66,10 +65,10 @@ function advance(row: Import, owner: string, batch: Batch, activeSeconds: number
         "itemsNew" = "itemsNew" + counts.new,
         "itemsUpdated" = "itemsUpdated" + counts.updated,
         "itemsUnchanged" = "itemsUnchanged" + ${records.processed}::int - counts.new - counts.updated,
-        "errorCount" = "errorCount" + ${batch.errors.length}::int,
+        "errorCount" = "errorCount" + ${errors.length}::int,
         "totalPages" = COALESCE(${batch.totalPages}::int, "totalPages"),
         "itemsTotal" = COALESCE(${batch.totalItems}::int, "itemsTotal"),
-        "lastError" = COALESCE(${batch.errors.at(-1)?.message ?? null}::text, "lastError"),
+        "lastError" = COALESCE(${errors.at(-1)?.message ?? null}::text, "lastError"),
         "activeSeconds" = ${activeSeconds}::float8,
         "crashCount" = 0,
         "leaseAt" = ${now},
@@ -102,12 +101,23 @@ async function advanced(db: Pick<Tx, "$queryRaw">, statement: Prisma.Sql, id: nu
  */
 export async function commitCheckpoint(row: Import, owner: string, batch: Batch, activeSeconds: number, ending?: Ending): Promise<Import> {
   const now = new Date();
-  const statement = advance(row, owner, batch, activeSeconds, now);
-  if (!ending && batch.errors.length === 0) return advanced(prisma(), statement, row.id);
+  const records = recordWrites(row.dataset, batch.records, now, Prisma.sql`lease`);
+  const lastPage = batch.path.at(-1)?.index ?? row.pagesDone + batch.pages;
+  const errors = [
+    ...batch.errors,
+    ...records.unstorable.map((id) => ({
+      page: lastPage,
+      httpStatus: null,
+      message: `Item "${id}" (pages up to ${lastPage}) holds the character U+0000, which PostgreSQL cannot store; it was skipped`,
+      attempts: 1,
+    })),
+  ];
+  const statement = advance(row, owner, batch, records, errors, activeSeconds, now);
+  if (!ending && errors.length === 0) return advanced(prisma(), statement, row.id);
   return prisma().$transaction(async (tx) => {
     const next = await advanced(tx, statement, row.id);
-    if (batch.errors.length > 0) {
-      await tx.importError.createMany({ data: batch.errors.map((error) => ({ importId: row.id, path: [], ...error })) });
+    if (errors.length > 0) {
+      await tx.importError.createMany({ data: errors.map((error) => ({ importId: row.id, path: [], ...error })) });
     }
     if (!ending) return next;
     if (ending.status === "RUNNING") {

@@ -87,7 +87,7 @@ async function withImport(id: number, change: (tx: Tx, row: Import) => Promise<I
   });
 }
 
-/** A running import is asked to stop (its worker obeys at the next page); one that is not running stops now. */
+/** A running import is asked to stop (its worker obeys at its next checkpoint or lease renewal, within a second); one that is not running stops now. */
 async function stopImport(id: number, to: "PAUSED" | "CANCELLED"): Promise<Import> {
   const flag = to === "PAUSED" ? "pauseRequested" : "cancelRequested";
   const verb = to === "PAUSED" ? "pause" : "cancel";

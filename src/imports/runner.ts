@@ -89,7 +89,7 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
       activeSeconds,
       onCommitted: (next) => {
         row = next;
-        obey({ held: true, ...next });
+        obey({ held: true, pauseRequested: next.pauseRequested, cancelRequested: next.cancelRequested });
       },
       onPage: (pagesFetched, batchItems) => {
         const metrics = importMetrics({ ...row, activeSeconds: activeSeconds() });
