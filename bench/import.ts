@@ -3,8 +3,9 @@
 // through a naive loop (fetch a page, upsert it with one SQL statement), on
 // one database, in alternating rounds; prints the medians as JSON, with the
 // CPU each side spent per item (Node, and PostgreSQL when it runs here).
-// Two scenarios: a first load into an empty dataset, and a re-import of the
-// same dataset after the upstream changed (10% of the items changed, 5 new).
+// Three scenarios: a first load into an empty dataset; a re-import of the
+// same dataset after the upstream changed (10% of the items changed, 5 new);
+// and a first load of 20,000 items from an upstream answering in 10 ms.
 //
 //   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
 //   BENCH_ROUNDS=5 npm run bench
@@ -25,14 +26,24 @@ const CHECKPOINT_EVERY = [1, 5, 25];
 const server = (process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres").replace(/\/[^/]*$/, "");
 const database = `milepost_bench_${Date.now()}`;
 
-// The upstream runs in its own process, as a real one would: its work is charged to neither side.
-async function startUpstream(version: number): Promise<{ url: string; stop(): void }> {
-  const args = ["--import", "tsx", "src/demo/serve.ts", "--items", String(ITEMS), "--page-size", String(PAGE), "--catalogue-version", String(version)];
+// Upstreams run in their own processes, as real ones would: their work is charged to neither side.
+interface Upstream {
+  url: string;
+  items: number;
+  stop(): void;
+}
+async function startUpstream(items: number, options: string[] = []): Promise<Upstream> {
+  const args = ["--import", "tsx", "src/demo/serve.ts", "--items", String(items), "--page-size", String(PAGE), ...options];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
-  return { url: (JSON.parse(line) as { url: string }).url, stop: () => child.kill() };
+  return { url: (JSON.parse(line) as { url: string }).url, items, stop: () => child.kill() };
 }
-const upstreams = [await startUpstream(1), await startUpstream(2)];
+const SLOW_ITEMS = 20_000;
+const LATENCY_MS = 10;
+const catalogue = await startUpstream(ITEMS);
+const changed = { ...(await startUpstream(ITEMS, ["--catalogue-version", "2"])), items: ITEMS + 5 };
+const slow = await startUpstream(SLOW_ITEMS, ["--latency-ms", String(LATENCY_MS)]);
+const upstreams = [catalogue, changed, slow];
 const service = createService(
   loadConfig({ DATABASE_URL: `${server}/${database}`, PORT: "0", LOG_LEVEL: "warn", MILEPOST_AUTH: "off", MILEPOST_DEMO: "off", WORKER_CONCURRENCY: "1" }),
 );
@@ -64,7 +75,7 @@ interface Run {
   postgresCpuMicrosPerItem: number | null;
 }
 
-async function measure(work: () => Promise<void>, items = ITEMS): Promise<Run> {
+async function measure(items: number, work: () => Promise<void>): Promise<Run> {
   const cpu = process.cpuUsage();
   const postgres = postgresCpuSeconds();
   const started = performance.now();
@@ -79,14 +90,14 @@ async function measure(work: () => Promise<void>, items = ITEMS): Promise<Run> {
   };
 }
 
-async function milepost(version: number, dataset: string, checkpointEvery: number): Promise<void> {
-  const config = { url: `${upstreams[version - 1].url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results" };
+/** Runs an import to the end and checks it wrote `written` new or updated records. */
+async function milepost(upstream: Upstream, dataset: string, checkpointEvery: number, written: number): Promise<void> {
+  const config = { url: `${upstream.url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results" };
   const row = await startImport({ source: "http-json", dataset, config, checkpointEvery, resumeExisting: false }, checkpointEvery);
   for (;;) {
     const current = await prisma().import.findUniqueOrThrow({ where: { id: row.id } });
     if (current.status === "COMPLETED") {
-      const written = current.itemsNew + current.itemsUpdated;
-      if (written !== (version === 1 ? ITEMS : REIMPORT_CHANGED)) throw new Error(`unexpected counts: ${written} new or updated`);
+      if (current.itemsNew + current.itemsUpdated !== written) throw new Error(`expected ${written} new or updated, got ${current.itemsNew + current.itemsUpdated}`);
       return;
     }
     if (current.status === "FAILED") throw new Error(current.lastError ?? "failed");
@@ -94,11 +105,11 @@ async function milepost(version: number, dataset: string, checkpointEvery: numbe
   }
 }
 
-async function naive(version: number, dataset: string): Promise<void> {
+async function naive(upstream: Upstream, dataset: string): Promise<void> {
   const client = new pg.Client({ connectionString: service.databaseUrl });
   await client.connect();
   for (let page = 1, pages = 1; page <= pages; page++) {
-    const response = await fetch(`${upstreams[version - 1].url}/3/movie/popular?page=${page}`);
+    const response = await fetch(`${upstream.url}/3/movie/popular?page=${page}`);
     const body = (await response.json()) as { results: { id: number }[]; total_pages: number };
     pages = body.total_pages;
     await client.query(
@@ -123,16 +134,23 @@ const naiveRuns: Run[] = [];
 const milepostRuns = new Map<number, Run[]>(CHECKPOINT_EVERY.map((every) => [every, []]));
 const naiveReimports: Run[] = [];
 const milepostReimports: Run[] = [];
+const naiveSlow: Run[] = [];
+const milepostSlow: Run[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   // Every first load writes a fresh dataset; the re-imports then go over the default's and the naive loop's.
-  naiveRuns.push(await measure(() => naive(1, `naive-${round}`)));
-  for (const every of CHECKPOINT_EVERY) milepostRuns.get(every)!.push(await measure(() => milepost(1, `milepost-${every}-${round}`, every)));
-  naiveReimports.push(await measure(() => naive(2, `naive-${round}`), ITEMS + 5));
-  milepostReimports.push(await measure(() => milepost(2, `milepost-${DEFAULT_EVERY}-${round}`, DEFAULT_EVERY), ITEMS + 5));
+  naiveRuns.push(await measure(ITEMS, () => naive(catalogue, `naive-${round}`)));
+  for (const every of CHECKPOINT_EVERY) {
+    milepostRuns.get(every)!.push(await measure(ITEMS, () => milepost(catalogue, `milepost-${every}-${round}`, every, ITEMS)));
+  }
+  naiveReimports.push(await measure(changed.items, () => naive(changed, `naive-${round}`)));
+  milepostReimports.push(await measure(changed.items, () => milepost(changed, `milepost-${DEFAULT_EVERY}-${round}`, DEFAULT_EVERY, REIMPORT_CHANGED)));
+  naiveSlow.push(await measure(SLOW_ITEMS, () => naive(slow, `naive-slow-${round}`)));
+  milepostSlow.push(await measure(SLOW_ITEMS, () => milepost(slow, `milepost-slow-${round}`, DEFAULT_EVERY, SLOW_ITEMS)));
 }
 const baseline = summary(naiveRuns);
 const results = Object.fromEntries(CHECKPOINT_EVERY.map((every) => [`checkpointEvery=${every}`, summary(milepostRuns.get(every)!)]));
 const reimport = { naive: summary(naiveReimports), milepost: summary(milepostReimports) };
+const withLatency = { naive: summary(naiveSlow), milepost: summary(milepostSlow) };
 console.log(
   JSON.stringify(
     {
@@ -151,6 +169,13 @@ console.log(
         checkpointEvery: DEFAULT_EVERY,
         ...reimport,
         ratioToNaive: ratio(reimport.milepost.itemsPerSecond, reimport.naive.itemsPerSecond),
+      },
+      firstLoadWithUpstreamLatency: {
+        items: SLOW_ITEMS,
+        latencyMs: LATENCY_MS,
+        checkpointEvery: DEFAULT_EVERY,
+        ...withLatency,
+        ratioToNaive: ratio(withLatency.milepost.itemsPerSecond, withLatency.naive.itemsPerSecond),
       },
     },
     null,
