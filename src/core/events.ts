@@ -67,10 +67,6 @@ export type PersistedEventInput = Exclude<EventInput, { kind: "PROGRESS" }>;
 /** Anything that can run Prisma queries: the client or a transaction. */
 export type Db = Pick<Tx, "$queryRaw">;
 
-export function subjectKey(subjectKind: SubjectKind, subjectId: number | string): string {
-  return `${subjectKind}:${subjectId}`;
-}
-
 function payloadOf(input: EventInput): Prisma.InputJsonObject {
   const { kind: _kind, subjectKind: _subjectKind, subjectId: _subjectId, ...payload } = input;
   return payload as unknown as Prisma.InputJsonObject;
