@@ -3,7 +3,7 @@ import { prisma, type Tx } from "../db/client.js";
 import { eventCtes, NOTIFY_NOTICE, type CheckpointLevel } from "../core/events.js";
 import type { JsonValue } from "../core/json.js";
 import { recordWrites, type RecordWrites } from "../core/records.js";
-import { transition } from "../core/status.js";
+import { FINISHED, transition } from "../core/status.js";
 import { sendJob } from "../jobs/queues.js";
 import type { SourceRecord } from "../sources/types.js";
 
@@ -135,7 +135,7 @@ export async function commitCheckpoint(row: Import, owner: string, batch: Batch,
         cancelRequested: false,
         ...(ending.status === "FAILED" ? { lastError: ending.reason } : {}),
         ...(ending.status === "WAITING" ? { resumeAt: ending.resumeAt, waitingOn: ending.waitingOn } : {}),
-        ...(ending.status === "COMPLETED" || ending.status === "CANCELLED" || ending.status === "FAILED" ? { completedAt: now } : {}),
+        ...(FINISHED.includes(ending.status) ? { completedAt: now } : {}),
       },
     });
   });

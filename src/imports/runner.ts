@@ -131,7 +131,7 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
   let cursor = (row.cursor ?? source.start(config)) as JsonValue;
   let page = row.pagesDone; // pages done, committed or in the batch
   let totalPages = row.totalPages;
-  let batch = { ...emptyBatch() };
+  let batch = emptyBatch();
   let committing: Promise<void> = Promise.resolve();
   // A checkpoint commits in the background; its failure surfaces at the next await of `committing`.
   let commitFailure: unknown;
@@ -150,7 +150,7 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
   const checkpoint = async (ending?: Ending) => {
     await settled(); // one checkpoint transaction at a time, in order
     const done: Batch = { ...batch, cursor: ending?.status === "COMPLETED" ? null : cursor, path: source.path?.(cursor, page, totalPages) ?? flatPath(page, totalPages) };
-    batch = { ...emptyBatch() };
+    batch = emptyBatch();
     committing = commitCheckpoint(row, deps.owner, done, hooks.activeSeconds(), ending).then(
       (next) => {
         row = next;

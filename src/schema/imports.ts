@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Import } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import type { Checkpoint, CheckpointLevel } from "../core/events.js";
+import { matches, type Checkpoint, type CheckpointLevel } from "../core/events.js";
 import { redactSecrets } from "../core/secrets.js";
 import { cancelImport, cleanupFailedImports, pauseImport, resumeImport, retryImportNow, startImport } from "../imports/commands.js";
 import { importMetrics } from "../imports/metrics.js";
@@ -266,7 +266,7 @@ async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
     if (!snapshot) throw notFound("Import", id);
     yield snapshot;
     for await (const event of live.events) {
-      if (event.subjectKind !== "IMPORT" || event.subjectId !== id) continue;
+      if (!matches(event, { subject: { kind: "IMPORT", id } })) continue;
       const row = await importAfterEvent(id, event.id);
       if (!row) return;
       yield row;
