@@ -1,8 +1,12 @@
 import { z } from "zod";
+import { parseGrant, type SecretGrant } from "./core/secrets.js";
 
 const int = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 const onOff = (fallback: "on" | "off") => z.enum(["on", "off"]).default(fallback);
+
+/** Milepost's own variables: no config may send them anywhere, whatever MILEPOST_SECRETS says. */
+const OWN_VARIABLES = new Set(["DATABASE_URL", "MILEPOST_ADMIN_TOKEN", "MILEPOST_SECRETS", "MILEPOST_PLUGINS", "MILEPOST_DATA_DIR"]);
 
 /**
  * Every environment variable Milepost reads, in one place. The README's
@@ -41,6 +45,23 @@ export const configSchema = z.object({
   API_TIMEOUT_MS: int(30_000, 100, 3_600_000).describe("Timeout of one upstream HTTP request."),
   WORKER_CONCURRENCY: int(4, 1, 256).describe("Jobs one worker process runs at once."),
   SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
+  MAX_CONSECUTIVE_PAGE_FAILURES: int(5, 1, 10_000).describe("Pages failing in a row (after their retries) that end an import as FAILED."),
+  MILEPOST_SECRETS: z
+    .string()
+    .default("")
+    .transform((value, ctx): SecretGrant[] => {
+      const grants: SecretGrant[] = [];
+      for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+        const grant = parseGrant(entry);
+        if (!grant) ctx.addIssue({ code: "custom", message: `"${entry}" is not NAME@host[:port]` });
+        else if (OWN_VARIABLES.has(grant.name)) ctx.addIssue({ code: "custom", message: `${grant.name} is Milepost's own setting and cannot be granted to an upstream` });
+        else grants.push(grant);
+      }
+      return grants;
+    })
+    .describe(
+      "Comma-separated `NAME@host[:port]` grants: a config may reference `{ \"$env\": \"NAME\" }` only when NAME is listed, and its value is sent only to that host (and port). Without a grant a reference is refused when work starts.",
+    ),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info")

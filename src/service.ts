@@ -4,6 +4,7 @@ import type PgBoss from "pg-boss";
 import { ensureAdminToken } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { createEventPubSub, startEventBridge } from "./core/event-bridge.js";
+import { configureSecrets } from "./core/secrets.js";
 import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { MAX_BODY_BYTES } from "./http/limits.js";
@@ -112,6 +113,7 @@ export function createService(config: Config): Service {
     },
     async start() {
       logger.level = config.LOG_LEVEL;
+      configureSecrets(config.MILEPOST_SECRETS);
       database = await openDatabase(config, logger);
       connectPrisma(database.url);
       prismaOpen = true;

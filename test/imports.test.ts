@@ -8,7 +8,7 @@ let demo: Awaited<ReturnType<typeof startDemoServer>>;
 
 beforeAll(async () => {
   demo = await startDemoServer({ items: 200, pageSize: 20 });
-  server = await startTestServer({ RETRY_DELAY_MS: "50", MAX_RETRIES: "2", API_TIMEOUT_MS: "500" });
+  server = await startTestServer({ RETRY_DELAY_MS: "50", MAX_RETRIES: "2", API_TIMEOUT_MS: "500", MILEPOST_SECRETS: "DEMO_TEST_KEY@127.0.0.1" });
 });
 afterAll(async () => {
   await server.stop();

@@ -1,6 +1,7 @@
 import type { EventKind, Status, SubjectKind } from "../generated/prisma/enums.js";
 import { Prisma, type Event as EventRow } from "../generated/prisma/client.js";
 import type { Tx } from "../db/client.js";
+import { redactDeep } from "./secrets.js";
 
 /** The Postgres channel every process NOTIFYs on and every api process LISTENs to. */
 export const EVENTS_CHANNEL = "milepost_events";
@@ -98,9 +99,14 @@ function noticeCte(event: Omit<MilepostEvent, "id">): Prisma.Sql {
 /** NOTIFYs `notice`'s event, or a reference to it when too large; use in a SELECT over `notice`. */
 export const NOTIFY_NOTICE = Prisma.sql`pg_notify(${EVENTS_CHANNEL}, CASE WHEN octet_length(text) > ${MAX_NOTIFY_BYTES} THEN jsonb_build_object('ref', id::text)::text ELSE text END)::text`;
 
-/** LOG lines are cut so one chatty source cannot bloat the event table. */
-function trimmed<T extends PersistedEventInput>(input: T): T {
-  return input.kind === "LOG" && input.message.length > MAX_LOG_MESSAGE ? { ...input, message: `${input.message.slice(0, MAX_LOG_MESSAGE)}…` } : input;
+/**
+ * What is stored and sent of an event: LOG lines cut so one chatty source
+ * cannot bloat the event table, and every secret value redacted, since
+ * messages and positions may quote what an upstream sent back.
+ */
+function prepared<T extends PersistedEventInput>(input: T): T {
+  const cut = input.kind === "LOG" && input.message.length > MAX_LOG_MESSAGE ? { ...input, message: `${input.message.slice(0, MAX_LOG_MESSAGE)}…` } : input;
+  return redactDeep(cut);
 }
 
 /**
@@ -112,7 +118,7 @@ function trimmed<T extends PersistedEventInput>(input: T): T {
  * the change it reports.
  */
 export function eventCtes(input: PersistedEventInput, at: Date, guard: Prisma.Sql = Prisma.sql`(SELECT 1) AS always`): Prisma.Sql {
-  const event = trimmed(input);
+  const event = prepared(input);
   const { kind, subjectKind, subjectId } = event;
   return Prisma.sql`gone AS (
       DELETE FROM "Event" WHERE ${kind === "CHECKPOINT"} AND kind = 'CHECKPOINT' AND "subjectKind" = ${subjectKind}::"SubjectKind" AND "subjectId" = ${subjectId}
@@ -134,7 +140,7 @@ export async function recordEvent<T extends PersistedEventInput>(db: Db, input: 
   // Timestamps come from here, not now(): the column has no time zone and sessions may not be in UTC.
   const at = new Date();
   const [row] = await db.$queryRaw<{ id: bigint }[]>`WITH ${eventCtes(input, at)} SELECT id, ${NOTIFY_NOTICE} AS sent FROM notice`;
-  return { ...trimmed(input), id: row.id.toString(), at } as Extract<MilepostEvent, { kind: T["kind"] }>;
+  return { ...prepared(input), id: row.id.toString(), at } as Extract<MilepostEvent, { kind: T["kind"] }>;
 }
 
 /**

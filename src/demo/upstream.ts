@@ -18,8 +18,16 @@ export interface DemoFaults {
   hangEvery: number;
   /** When set, requests without `api_key=<this>` (or a Bearer of it) get 401. */
   apiKey: string | null;
-  /** Page numbers that answer this status instead, e.g. {"7": 404}. */
-  failPages: Record<string, number>;
+  /** Page numbers that answer this status instead, e.g. {"7": 404}; "html" answers 200 with an HTML page (not JSON). */
+  failPages: Record<string, number | "html">;
+  /**
+   * A careless upstream: every error body quotes the request (URL and
+   * Authorization header), and Link headers carry the request's api_key on,
+   * as some APIs do. For the tests that hunt leaked secrets.
+   */
+  echo: boolean;
+  /** When set, every request is answered 302 to this origin, same path and query (a moved API). */
+  redirectTo: string | null;
 }
 
 export interface DemoOptions {
@@ -39,12 +47,16 @@ export const NO_FAULTS: DemoFaults = {
   hangEvery: 0,
   apiKey: null,
   failPages: {},
+  echo: false,
+  redirectTo: null,
 };
 
 export interface DemoUpstream {
   options: DemoOptions;
   /** Requests answered or refused so far. */
   readonly requests: number;
+  /** The last 1,000 requests as they arrived (path with query, Authorization header), for tests to see what was sent. */
+  readonly received: { url: string; authorization: string | null }[];
   /** Answers a request whose path is relative to the mount point; false when the path is not the demo's. */
   handle(request: IncomingMessage, response: ServerResponse, path: string): boolean;
 }
@@ -52,6 +64,11 @@ export interface DemoUpstream {
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { "content-type": "application/json", ...headers });
   response.end(JSON.stringify(body));
+}
+
+/** What an echoing upstream quotes back of a request. */
+function echoOf(request: IncomingMessage): Record<string, unknown> {
+  return { request: { url: request.url, authorization: request.headers.authorization ?? null } };
 }
 
 /** The demo upstream API: one catalogue behind four pagination styles, with injectable faults. */
@@ -63,6 +80,7 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
     faults: { ...NO_FAULTS, ...options.faults },
   };
   let requests = 0;
+  const received: DemoUpstream["received"] = [];
 
   const slice = (offset: number, limit: number) => {
     const total = catalogueSize(state.items, state.version);
@@ -71,7 +89,7 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
     return { movies, total };
   };
 
-  const answer = (url: URL, path: string, response: ServerResponse, base: string) => {
+  const answer = (url: URL, path: string, response: ServerResponse, base: string, echo: Record<string, unknown>) => {
     const number = (name: string, fallback: number) => {
       const value = Number(url.searchParams.get(name) ?? fallback);
       return Number.isInteger(value) && value >= 0 ? value : NaN;
@@ -80,11 +98,17 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
       const page = number("page", 1);
       if (!(page >= 1)) return send(response, 400, { status_message: "page must be an integer >= 1" });
       const failure = state.faults.failPages[String(page)];
-      if (failure) return send(response, failure, { status_message: `Page ${page} is unavailable (injected)` });
+      if (failure === "html") {
+        response.writeHead(200, { "content-type": "text/html" });
+        return response.end(`<html><body>Maintenance (injected) ${JSON.stringify(echo)}</body></html>`);
+      }
+      if (failure) return send(response, failure, { status_message: `Page ${page} is unavailable (injected)`, ...echo });
       const { movies, total } = slice((page - 1) * state.pageSize, state.pageSize);
       const totalPages = Math.ceil(total / state.pageSize);
       if (path === "/link/movies") {
-        const link: Record<string, string> = page < totalPages ? { link: `<${base}/link/movies?page=${page + 1}>; rel="next"` } : {};
+        const key = state.faults.echo && url.searchParams.get("api_key");
+        const next = `${base}/link/movies?page=${page + 1}${key ? `&api_key=${encodeURIComponent(key)}` : ""}`;
+        const link: Record<string, string> = page < totalPages ? { link: `<${next}>; rel="next"` } : {};
         return send(response, 200, movies, link);
       }
       return send(response, 200, { page, results: movies, total_pages: totalPages, total_results: total });
@@ -112,22 +136,30 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
     get requests() {
       return requests;
     },
+    received,
     handle(request, response, path) {
       if (!/^\/(3\/movie\/popular|link\/movies|offset\/movies|cursor\/movies)$/.test(path)) return false;
       const n = ++requests;
+      received.push({ url: request.url ?? "", authorization: request.headers.authorization ?? null });
+      if (received.length > 1000) received.shift();
       const url = new URL(request.url ?? "/", "http://demo");
       const host = request.headers.host ?? "127.0.0.1";
       const base = `http://${host}${(request.url ?? "").split("?")[0].slice(0, -path.length)}`;
       const { faults } = state;
+      const echo = faults.echo ? echoOf(request) : {};
       const respond = () => {
+        if (faults.redirectTo) {
+          response.writeHead(302, { location: `${faults.redirectTo}${path}${url.search}` });
+          return response.end();
+        }
         if (faults.hangEvery && n % faults.hangEvery === 0) return; // never answers; the client times out
         if (faults.rateLimitEvery && n % faults.rateLimitEvery === 0) {
-          return send(response, 429, { status_message: "Too many requests (injected)" }, { "retry-after": String(faults.retryAfterSeconds) });
+          return send(response, 429, { status_message: "Too many requests (injected)", ...echo }, { "retry-after": String(faults.retryAfterSeconds) });
         }
-        if (faults.errorEvery && n % faults.errorEvery === 0) return send(response, 503, { status_message: "Unavailable (injected)" });
+        if (faults.errorEvery && n % faults.errorEvery === 0) return send(response, 503, { status_message: "Unavailable (injected)", ...echo });
         const key = url.searchParams.get("api_key") ?? request.headers.authorization?.replace(/^Bearer /, "");
-        if (faults.apiKey && key !== faults.apiKey) return send(response, 401, { status_message: "Invalid API key: you must be granted a valid key." });
-        answer(url, path, response, base);
+        if (faults.apiKey && key !== faults.apiKey) return send(response, 401, { status_message: "Invalid API key: you must be granted a valid key.", ...echo });
+        answer(url, path, response, base, echo);
       };
       if (faults.latencyMs > 0) setTimeout(respond, faults.latencyMs);
       else respond();

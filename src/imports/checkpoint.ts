@@ -3,6 +3,7 @@ import { prisma, type Tx } from "../db/client.js";
 import { eventCtes, NOTIFY_NOTICE, type CheckpointLevel } from "../core/events.js";
 import type { JsonValue } from "../core/json.js";
 import { recordWrites, type RecordWrites } from "../core/records.js";
+import { redactDeep, redactText } from "../core/secrets.js";
 import { FINISHED, transition } from "../core/status.js";
 import { sendJob } from "../jobs/queues.js";
 import type { SourceRecord } from "../sources/types.js";
@@ -25,6 +26,8 @@ export interface Batch {
   path: CheckpointLevel[];
   totalPages: number | null;
   totalItems: number | null;
+  /** Pages failed in a row at the end of this batch (0 after a page that worked). */
+  failureStreak: number;
 }
 
 /** How a run ends at this checkpoint. RUNNING hands the import over: the lease is freed and a worker picks it up now. */
@@ -39,8 +42,8 @@ export class LeaseLostError extends Error {
   override name = "LeaseLostError";
 }
 
-export function emptyBatch(): Omit<Batch, "cursor" | "path"> {
-  return { pages: 0, records: [], errors: [], totalPages: null, totalItems: null };
+export function emptyBatch(failureStreak = 0): Omit<Batch, "cursor" | "path"> {
+  return { pages: 0, records: [], errors: [], totalPages: null, totalItems: null, failureStreak };
 }
 
 /**
@@ -66,6 +69,7 @@ function advance(row: Import, owner: string, batch: Batch, records: RecordWrites
         "itemsUpdated" = "itemsUpdated" + counts.updated,
         "itemsUnchanged" = "itemsUnchanged" + ${records.processed}::int - counts.new - counts.updated,
         "errorCount" = "errorCount" + ${errors.length}::int,
+        "failureStreak" = ${batch.failureStreak}::int,
         "totalPages" = COALESCE(${batch.totalPages}::int, "totalPages"),
         "itemsTotal" = COALESCE(${batch.totalItems}::int, "itemsTotal"),
         "lastError" = COALESCE(${errors.at(-1)?.message ?? null}::text, "lastError"),
@@ -99,12 +103,15 @@ async function advanced(db: Pick<Tx, "$queryRaw">, statement: Prisma.Sql, id: nu
  * checkpoint per 1,000 items is much of what the import itself costs. Errors
  * and endings add their writes in a transaction around it.
  */
-export async function commitCheckpoint(row: Import, owner: string, batch: Batch, activeSeconds: number, ending?: Ending): Promise<Import> {
+export async function commitCheckpoint(row: Import, owner: string, fetched: Batch, activeSeconds: number, given?: Ending): Promise<Import> {
   const now = new Date();
+  // What is stored may be read by any VIEWER: a cursor (a next-page URL) or a message may quote a secret an upstream echoed.
+  const batch = { ...fetched, cursor: redactDeep(fetched.cursor) };
+  const ending = given && { ...given, reason: redactText(given.reason) };
   const records = recordWrites(row.dataset, batch.records, now, Prisma.sql`lease`);
   const lastPage = batch.path.at(-1)?.index ?? row.pagesDone + batch.pages;
   const errors = [
-    ...batch.errors,
+    ...batch.errors.map((error) => ({ ...error, message: redactText(error.message) })),
     ...records.unstorable.map((id) => ({
       page: lastPage,
       httpStatus: null,

@@ -4,6 +4,7 @@ import { prisma, type Tx } from "../db/client.js";
 import { openUpstream } from "../core/cooldowns.js";
 import { recordEvent } from "../core/events.js";
 import { canonicalJson, sha256 } from "../core/json.js";
+import { assertSecretsAllowed, SecretNotAllowedError } from "../core/secrets.js";
 import { IllegalTransitionError, transition } from "../core/status.js";
 import { sendJob, wakeWorkers } from "../jobs/queues.js";
 import { notFound, parseInput, userError } from "../schema/errors.js";
@@ -39,6 +40,12 @@ export async function startImport(raw: unknown, defaultCheckpointEvery: number):
     throw userError("BAD_USER_INPUT", `Unknown source "${input.source}"; known: ${known}`, { fields: ["input.source"] });
   }
   const config = parseInput(source.config, input.config ?? {}, ["input", "config"]) as Prisma.InputJsonValue;
+  try {
+    assertSecretsAllowed(config);
+  } catch (error) {
+    if (!(error instanceof SecretNotAllowedError)) throw error;
+    throw userError("BAD_USER_INPUT", error.message, { fields: [["input", "config", ...error.path].join(".")] });
+  }
   const dataset = input.dataset ?? source.name;
   const configKey = sha256(canonicalJson({ source: source.name, dataset, config }));
   const row = await prisma().$transaction(async (tx) => {

@@ -20,6 +20,8 @@ export interface RunnerDeps {
   /** Aborted when the process shuts down: running imports checkpoint and hand over. */
   shutdown: AbortSignal;
   retryDelayMs: number;
+  /** MAX_CONSECUTIVE_PAGE_FAILURES: pages failing in a row that end the import. */
+  maxConsecutiveFailures: number;
 }
 
 type StopReason = "pause" | "cancel" | "shutdown" | "lease-lost";
@@ -38,7 +40,7 @@ function flatPath(page: number, totalPages: number | null): CheckpointLevel[] {
 
 /** Ends a run that was never really started (unknown source, bad config). */
 async function failAtOnce(row: Import, owner: string, reason: string): Promise<void> {
-  await commitCheckpoint(row, owner, { ...emptyBatch(), cursor: (row.cursor ?? null) as JsonValue | null, path: [] }, row.activeSeconds, { status: "FAILED", reason });
+  await commitCheckpoint(row, owner, { ...emptyBatch(row.failureStreak), cursor: (row.cursor ?? null) as JsonValue | null, path: [] }, row.activeSeconds, { status: "FAILED", reason });
 }
 
 /**
@@ -131,7 +133,7 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
   let cursor = (row.cursor ?? source.start(config)) as JsonValue;
   let page = row.pagesDone; // pages done, committed or in the batch
   let totalPages = row.totalPages;
-  let batch = emptyBatch();
+  let batch = emptyBatch(row.failureStreak);
   let committing: Promise<void> = Promise.resolve();
   // A checkpoint commits in the background; its failure surfaces at the next await of `committing`.
   let commitFailure: unknown;
@@ -150,7 +152,7 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
   const checkpoint = async (ending?: Ending) => {
     await settled(); // one checkpoint transaction at a time, in order
     const done: Batch = { ...batch, cursor: ending?.status === "COMPLETED" ? null : cursor, path: source.path?.(cursor, page, totalPages) ?? flatPath(page, totalPages) };
-    batch = emptyBatch();
+    batch = emptyBatch(done.failureStreak);
     committing = commitCheckpoint(row, deps.owner, done, hooks.activeSeconds(), ending).then(
       (next) => {
         row = next;
@@ -167,6 +169,10 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
     batch.errors.push({ page: page + 1, httpStatus: error.httpStatus, message: error.message, attempts: error.attempts } satisfies PageError);
     if (error.action === "fail") return { status: "FAILED", reason: error.message };
     if (error.action === "stop") return { status: "COMPLETED", reason: `The upstream ended the import: ${error.message}` };
+    // An import whose pages keep failing is misconfigured or its upstream is down: it must end, not page on forever.
+    if (++batch.failureStreak >= deps.maxConsecutiveFailures) {
+      return { status: "FAILED", reason: `${batch.failureStreak} pages failed in a row (MAX_CONSECUTIVE_PAGE_FAILURES); last: ${error.message}` };
+    }
     const next = source.skip?.(config, cursor) ?? null;
     if (next !== null) {
       page++;
@@ -204,6 +210,7 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
     if (fetched.ok) {
       page++;
       batch.pages++;
+      batch.failureStreak = 0;
       batch.records.push(...fetched.page.records);
       if (fetched.page.totalPages != null) totalPages = batch.totalPages = fetched.page.totalPages;
       if (fetched.page.totalItems != null) batch.totalItems = fetched.page.totalItems;

@@ -77,6 +77,7 @@ export async function startImportWorkers(boss: PgBoss, config: Config, owner: st
     owner,
     shutdown,
     retryDelayMs: config.RETRY_DELAY_MS,
+    maxConsecutiveFailures: config.MAX_CONSECUTIVE_PAGE_FAILURES,
   };
   const handle = async (jobs: PgBoss.Job<unknown>[]) => {
     for (const job of jobs) {

@@ -1,11 +1,11 @@
 import { z } from "zod";
+import { httpUrl, secretOr } from "../core/config-schemas.js";
 import { httpJson } from "./http-json.js";
 import { defineSource } from "./types.js";
 
 const config = z.object({
-  baseUrl: z.url().optional().describe("Where the demo upstream is; by default the one this service serves under /demo."),
-  apiKey: z
-    .union([z.string(), z.object({ $env: z.string().min(1) }).strict()])
+  baseUrl: httpUrl().optional().describe("Where the demo upstream is; by default the one this service serves under /demo."),
+  apiKey: secretOr(z.string())
     .optional()
     .describe("Sent as api_key, like TMDB's; the demo asks for one only when told to."),
 });

@@ -1,10 +1,9 @@
 import { z } from "zod";
 import { UpstreamError } from "../core/http-client.js";
 import { getPath, type JsonValue } from "../core/json.js";
-import { isEnvRef, resolveSecrets } from "../core/secrets.js";
+import { httpUrl, secretOr } from "../core/config-schemas.js";
 import { defineSource } from "./types.js";
 
-const secretOr = <T extends z.ZodType>(plain: T) => z.union([plain, z.object({ $env: z.string().min(1) }).strict()]);
 const queryValue = secretOr(z.union([z.string(), z.number(), z.boolean()]));
 
 const pagination = z.discriminatedUnion("type", [
@@ -31,7 +30,7 @@ const pagination = z.discriminatedUnion("type", [
 ]);
 
 export const httpJsonConfig = z.object({
-  url: z.url({ protocol: /^https?$/ }),
+  url: httpUrl(),
   query: z.record(z.string(), queryValue).default({}),
   headers: z.record(z.string(), secretOr(z.string())).default({}),
   method: z.enum(["GET", "POST"]).default("GET"),
@@ -50,15 +49,14 @@ export type HttpJsonConfig = z.infer<typeof httpJsonConfig>;
 /** page: {page}, offset: {offset}, cursor: {token}, link: {url} (the next URL itself). */
 type Cursor = { page: number } | { offset: number } | { token: string | null } | { url: string };
 
-function credentialOf(config: HttpJsonConfig): string | undefined {
-  const refs = [...Object.values(config.query), ...Object.values(config.headers)].filter(isEnvRef);
-  return refs.length ? JSON.stringify(resolveSecrets(refs)) : undefined;
-}
-
+/**
+ * The URL of a page, without `config.query`: the HTTP client adds those
+ * parameters at each request, resolving secret references only for hosts
+ * MILEPOST_SECRETS allows, so no cursor ever holds a secret's value.
+ */
 function requestUrl(config: HttpJsonConfig, cursor: Cursor): string {
   if ("url" in cursor) return cursor.url;
   const url = new URL(config.url);
-  for (const [key, value] of Object.entries(resolveSecrets(config.query))) url.searchParams.set(key, String(value));
   const p = config.pagination;
   if (p.type === "page" && "page" in cursor) {
     url.searchParams.set(p.param, String(cursor.page));
@@ -69,6 +67,13 @@ function requestUrl(config: HttpJsonConfig, cursor: Cursor): string {
   } else if (p.type === "cursor" && "token" in cursor && cursor.token !== null) {
     url.searchParams.set(p.param, cursor.token);
   }
+  return url.toString();
+}
+
+/** A next-page URL from the upstream with `config.query`'s parameters taken out (the client adds them again). */
+function withoutConfigQuery(config: HttpJsonConfig, link: string): string {
+  const url = new URL(link);
+  for (const name of Object.keys(config.query)) url.searchParams.delete(name);
   return url.toString();
 }
 
@@ -102,22 +107,26 @@ export const httpJson = defineSource<HttpJsonConfig, Cursor>({
   async fetchPage(ctx, cursor) {
     const { config } = ctx;
     const url = requestUrl(config, cursor);
-    const response = await ctx.http.json(url, {
-      method: config.method,
-      headers: resolveSecrets(config.headers),
-      signal: ctx.signal,
-      responses: config.responses,
-      credential: credentialOf(config),
-      authFailureIsFatal: ctx.firstPage,
-    });
+    // An answer of the wrong shape on the very first page is a configuration error, not a bad page: fail at once.
+    const shapeError = (message: string, status: number | null) =>
+      new UpstreamError(ctx.firstPage ? `Configuration error: ${message}` : message, ctx.firstPage ? "fail" : "skip", status, 1);
+    const response = await ctx.http
+      .json(url, { method: config.method, query: config.query, headers: config.headers, signal: ctx.signal, responses: config.responses, clientErrorIsFatal: ctx.firstPage })
+      .catch((error: unknown) => {
+        if (error instanceof UpstreamError && error.action === "skip" && !error.transient && error.httpStatus !== null && error.httpStatus < 300) {
+          throw shapeError(error.message, error.httpStatus);
+        }
+        throw error;
+      });
+    const where = new URL(response.url).pathname;
     const items = getPath(response.body, config.itemsPath);
     if (!Array.isArray(items)) {
-      throw new UpstreamError(`No array at itemsPath "${config.itemsPath}" in the answer of ${url}`, "skip", response.status, 1);
+      throw shapeError(`No array at itemsPath "${config.itemsPath}" in the answer of ${where}`, response.status);
     }
     const records = items.map((item, index) => {
       const id = getPath(item, config.idPath);
-      if (id === undefined || id === null || id === "") {
-        throw new UpstreamError(`Item ${index} of ${url} has no id at idPath "${config.idPath}"`, "skip", response.status, 1);
+      if (id === undefined || id === null || id === "" || typeof id === "object") {
+        throw shapeError(`Item ${index} of ${where} has no id at idPath "${config.idPath}"`, response.status);
       }
       return { externalId: String(id), data: item as JsonValue };
     });
@@ -137,8 +146,8 @@ export const httpJson = defineSource<HttpJsonConfig, Cursor>({
       const token = getPath(response.body, p.nextPath);
       next = typeof token === "string" && token !== "" ? { token } : typeof token === "number" ? { token: String(token) } : null;
     } else {
-      const link = nextLink(response.headers.get("link"), url);
-      next = link ? { url: link } : null;
+      const link = nextLink(response.headers.get("link"), response.url);
+      next = link ? { url: withoutConfigQuery(config, link) } : null;
     }
     return { records, next, totalPages, totalItems };
   },
