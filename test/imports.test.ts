@@ -111,6 +111,50 @@ describe("imports", () => {
     }
   });
 
+  it.each([
+    ["an HTML page", { failPages: { "1": "html" } }, {}, /Configuration error: The answer of .* is not JSON/],
+    ["no array at itemsPath", {}, { itemsPath: "nope" }, /Configuration error: No array at itemsPath "nope"/],
+    ["a 404 (a wrong URL)", { failPages: { "1": 404 } }, {}, /HTTP 404/],
+  ] as const)("fails at once, as a configuration error, when the first page is %s", async (_what, faults, config, reason) => {
+    Object.assign(demo.upstream.options.faults, faults);
+    try {
+      const failed = await runToEnd({ source: "http-json", dataset: `misconfigured-${_what.length}`, config: tmdbConfig(config) }, "FAILED");
+      expect(failed.lastError).toMatch(reason);
+      expect(failed).toMatchObject({ pagesDone: 0, itemsProcessed: 0 });
+    } finally {
+      demo.upstream.options.faults.failPages = {};
+    }
+  });
+
+  it("ends FAILED after MAX_CONSECUTIVE_PAGE_FAILURES pages fail in a row, instead of paging on", async () => {
+    demo.upstream.options.faults.failPages = Object.fromEntries([3, 4, 5, 6, 7, 8, 9].map((page) => [String(page), "html" as const]));
+    try {
+      const failed = await runToEnd({ source: "http-json", dataset: "streak", config: tmdbConfig() }, "FAILED");
+      expect(failed.lastError).toMatch(/^5 pages failed in a row \(MAX_CONSECUTIVE_PAGE_FAILURES\); last: The answer of .* is not JSON/);
+      expect(failed).toMatchObject({ pagesDone: 6, itemsProcessed: 40, errorCount: 5 });
+    } finally {
+      demo.upstream.options.faults.failPages = {};
+    }
+  });
+
+  it("stops at the first empty page when the page count is unknown", async () => {
+    const { totalPagesPath: _unknown, ...pagination } = tmdbConfig().pagination;
+    const { totalItemsPath: _none, ...config } = tmdbConfig({ pagination });
+    const done = await runToEnd({ source: "http-json", dataset: "no-total", config });
+    expect(done).toMatchObject({ pagesDone: 11, totalPages: null, itemsProcessed: 200 });
+  });
+
+  it.each(["file:///etc/passwd", "data:application/json,[]", "javascript:alert(1)", "gopher://127.0.0.1:5432/"])("refuses %s as a URL when the import starts", async (url) => {
+    for (const input of [
+      { source: "demo-movies", config: { baseUrl: url } },
+      { source: "http-json", config: tmdbConfig({ url }) },
+    ]) {
+      const refused = await server.gql(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, { input });
+      expect(refused.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+      expect(refused.errors?.[0].message).toMatch(/must be an http or https URL/);
+    }
+  });
+
   it("retries 5xx with backoff and counts every item exactly once", async () => {
     demo.upstream.options.faults.errorEvery = 3;
     try {
