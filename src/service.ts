@@ -7,7 +7,7 @@ import { createEventPubSub, startEventBridge } from "./core/event-bridge.js";
 import { configureSecrets } from "./core/secrets.js";
 import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
-import { MAX_BODY_BYTES } from "./http/limits.js";
+import { readCappedBody, refuseTooLarge } from "./http/body.js";
 import { attachWebSockets } from "./http/websocket.js";
 import { createGraphQLServer } from "./http/yoga.js";
 import { startBoss } from "./jobs/boss.js";
@@ -34,11 +34,6 @@ export interface Service {
   readonly databaseUrl: string | undefined;
 }
 
-/** Answers 413 before Yoga buffers a body larger than MAX_BODY_BYTES. */
-function tooLarge(request: { headers: { "content-length"?: string } }): boolean {
-  return Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES;
-}
-
 interface Api {
   url: string;
   /** `http://host:port`, with the port actually bound. */
@@ -62,13 +57,15 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
   const server: Server = createHttpServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     if (demo && path.startsWith("/demo/") && demo.handle(request, response, path.slice("/demo".length))) return;
-    if (tooLarge(request)) {
-      response.writeHead(413, { "content-type": "application/json" });
-      const message = `The request body is larger than ${MAX_BODY_BYTES} bytes`;
-      response.end(JSON.stringify({ errors: [{ message, extensions: { code: "BAD_USER_INPUT" } }] }));
-      return;
-    }
-    void yoga(request, response);
+    if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return void yoga(request, response);
+    // The body is read here, capped, so a chunked upload cannot make Yoga buffer more than the limit.
+    readCappedBody(request).then(
+      (body) => {
+        if (body === null) return refuseTooLarge(response);
+        void yoga(Object.assign(request, { body }), response);
+      },
+      () => response.destroy(),
+    );
   });
   const sockets = attachWebSockets(server, yoga, authOff);
   await new Promise<void>((resolve, reject) => {

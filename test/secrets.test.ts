@@ -182,9 +182,9 @@ describe("a resolved secret through every kind of failure", () => {
     }
 
     const everything = await gql(`{
-      imports(first: 50) { edges { node {
+      imports(first: 20) { edges { node {
         id name config status lastError report checkpoint { position path { level index } at }
-        errors(first: 100) { edges { node { page httpStatus message path } } }
+        errors(first: 50) { edges { node { page httpStatus message path } } }
       } } }
     }`);
     expect(everything.errors).toBeUndefined();

@@ -47,12 +47,14 @@ export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean): 
           token: tokenOf(ctx.connectionParams),
         });
         let document;
+        let errors: readonly GraphQLError[];
         try {
+          // Limits (size, tokens, depth, aliases) throw from parse and validate, as they do over HTTP.
           document = parse(payload.query);
+          errors = validate(schema, document);
         } catch (error) {
           return [withContractCode(error instanceof GraphQLError ? error : new GraphQLError(String(error)))];
         }
-        const errors = validate(schema, document);
         if (errors.length > 0) return errors.map(withContractCode);
         let contextValue;
         try {

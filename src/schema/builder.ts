@@ -1,10 +1,30 @@
 import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
+import { getNamedType, getNullableType, isListType, type GraphQLField } from "graphql";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
 import { prisma } from "../db/client.js";
 import type { Context } from "../http/context.js";
+
+/** Items a list field without `first` is assumed to return: a connection's default page, or a short list. */
+const ASSUMED_CONNECTION_ITEMS = 50;
+const ASSUMED_LIST_ITEMS = 10;
+
+/**
+ * A field costs 1, and what is selected under a list or connection counts
+ * once per item asked for (`first`/`last`), so an operation's cost grows
+ * with the rows it can make the server read.
+ */
+function fieldComplexity(args: Record<string, unknown>, _ctx: Context, field: GraphQLField<unknown, Context, Record<string, unknown>>) {
+  const asked = [args.first, args.last].find((value): value is number => typeof value === "number");
+  if (asked !== undefined) return { field: 1, multiplier: Math.max(1, asked) };
+  // A connection's `edges` are the items its own multiplier already counted.
+  if (field.name === "edges" && getNamedType(field.type).name.endsWith("Edge")) return { field: 1, multiplier: 1 };
+  if (getNamedType(field.type).name.endsWith("Connection")) return { field: 1, multiplier: ASSUMED_CONNECTION_ITEMS };
+  return isListType(getNullableType(field.type)) ? { field: 1, multiplier: ASSUMED_LIST_ITEMS } : 1;
+}
 
 /** The schema builder: plugins, scalars and root types only (STYLE.md 1). */
 export const builder = new SchemaBuilder<{
@@ -19,8 +39,10 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [PrismaPlugin, RelayPlugin],
+  plugins: [ComplexityPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
+  // The cost every field adds to an operation (checked against MAX_COMPLEXITY in src/http/limits.ts).
+  complexity: { fieldComplexity },
   prisma: {
     client: () => prisma(),
     dmmf: getDatamodel(),

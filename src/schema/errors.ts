@@ -66,9 +66,32 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, path:
   throw userError("BAD_USER_INPUT", message, { fields });
 }
 
-/** Database ids are integers; an ID argument that is not one is bad input, not NOT_FOUND. */
+const INT4_MAX = 2 ** 31 - 1;
+const INT8_MAX = 2n ** 63n - 1n;
+/** Decimal digits only: "0x10", "1e3", " 7" and "+7" are not ids, whatever Number() makes of them. */
+const idSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}$/, "must be a positive whole number in decimal digits")
+  .transform(Number)
+  .refine((id) => id <= INT4_MAX, `must be at most ${INT4_MAX}`);
+const eventIdSchema = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,18})$/, "must be an event id (decimal digits)")
+  .transform(BigInt)
+  .refine((id) => id <= INT8_MAX, `must be at most ${INT8_MAX}`);
+
+/**
+ * Every ID argument of every resolver passes here: database ids are
+ * integers, and an ID that is not one, or is out of the column's range, is
+ * bad input, not NOT_FOUND (and never a database error).
+ */
 export function parseId(id: string | number, argument = "id"): number {
-  return parseInput(z.coerce.number().int().positive().max(2 ** 31 - 1), id, [argument]);
+  return parseInput(idSchema, String(id), [argument]);
+}
+
+/** An event id (a 64-bit sequence value), e.g. a subscription's `after`. */
+export function parseEventId(id: string | number, argument = "after"): bigint {
+  return parseInput(eventIdSchema, String(id), [argument]);
 }
 
 /**

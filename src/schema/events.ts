@@ -15,7 +15,7 @@ import {
 import { listenNow, type EventPubSub } from "../core/event-bridge.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
-import { parseId, parseInput } from "./errors.js";
+import { parseEventId, parseId, parseInput } from "./errors.js";
 import { StatusEnum } from "./status.js";
 
 export const EventKindEnum = builder.enumType("EventKind", { values: ["PROGRESS", "CHECKPOINT", "LOG", "STATUS"] as const });
@@ -94,7 +94,6 @@ function filterOf(subject: SubjectArg | null | undefined, kinds: readonly Milepo
   };
 }
 
-const afterSchema = z.string().regex(/^\d{1,19}$/, "must be an event id").transform(BigInt);
 const firstSchema = z.number().int().min(0).max(1000);
 const REPLAY_PAGE = 500;
 
@@ -110,7 +109,7 @@ builder.queryField("events", (t) =>
       resolve: async (_root, args) => {
         const filter = filterOf(args.subject, args.kinds);
         const first = parseInput(firstSchema, args.first ?? 100, ["first"]);
-        const after = args.after ? parseInput(afterSchema, args.after, ["after"]) : undefined;
+        const after = args.after ? parseEventId(args.after) : undefined;
         const rows = await prisma().event.findMany({ where: eventWhere(filter, after), orderBy: { id: "asc" }, take: first + 1 });
         const edges = rows.slice(0, first).map((row) => ({ cursor: row.id.toString(), node: eventFromRow(row) }));
         return {
@@ -170,7 +169,7 @@ builder.subscriptionField("events", (t) =>
     },
     subscribe: (_root, args, ctx) => {
       const filter = filterOf(args.subject, args.kinds);
-      const after = args.after ? parseInput(afterSchema, String(args.after), ["after"]) : undefined;
+      const after = args.after ? parseEventId(args.after) : undefined;
       return eventStream(ctx.pubsub, filter, after);
     },
     resolve: (event) => event,

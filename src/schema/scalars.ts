@@ -32,9 +32,41 @@ function literal(node: ValueNode, variables: Record<string, unknown> | null | un
   }
 }
 
+/** A JSON input (a config, a payload) larger than this is refused: no config needs more, and walking a bigger one would stall the server. */
+export const MAX_JSON_INPUT_BYTES = 64 * 1024;
+/** Nesting deeper than this is refused for the same reason. */
+export const MAX_JSON_INPUT_DEPTH = 10;
+
+/**
+ * Measures a JSON input against the caps, stopping as soon as one is
+ * passed, so a hostile 10 MB value costs no more than 64 kB of work.
+ */
+function checkJsonInput(value: unknown): unknown {
+  let bytes = 0;
+  const walk = (inner: unknown, depth: number): void => {
+    if (depth > MAX_JSON_INPUT_DEPTH) throw new GraphQLError(`JSON input nests deeper than ${MAX_JSON_INPUT_DEPTH} levels`);
+    if (bytes > MAX_JSON_INPUT_BYTES) throw new GraphQLError(`JSON input is larger than ${MAX_JSON_INPUT_BYTES / 1024} kB`);
+    if (typeof inner === "string") bytes += inner.length + 2;
+    else if (Array.isArray(inner)) {
+      bytes += 2;
+      for (const item of inner) walk(item, depth + 1);
+    } else if (inner && typeof inner === "object") {
+      bytes += 2;
+      // for…in, not Object.entries: a 100,000-key object is given up on after a few thousand keys, not copied first.
+      for (const key in inner) {
+        bytes += key.length + 3;
+        walk((inner as Record<string, unknown>)[key], depth + 1);
+      }
+    } else bytes += 5;
+  };
+  walk(value, 0);
+  if (bytes > MAX_JSON_INPUT_BYTES) throw new GraphQLError(`JSON input is larger than ${MAX_JSON_INPUT_BYTES / 1024} kB`);
+  return value;
+}
+
 builder.scalarType("JSON", {
-  description: "Any JSON value.",
+  description: `Any JSON value; as input at most ${MAX_JSON_INPUT_BYTES / 1024} kB and ${MAX_JSON_INPUT_DEPTH} levels deep.`,
   serialize: (value) => value,
-  parseValue: (value) => value,
-  parseLiteral: (node, variables) => literal(node, variables),
+  parseValue: (value) => checkJsonInput(value),
+  parseLiteral: (node, variables) => checkJsonInput(literal(node, variables)),
 });

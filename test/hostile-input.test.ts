@@ -1,0 +1,174 @@
+import { request as httpRequest } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_ALIASES, MAX_BODY_BYTES, MAX_DOCUMENT_BYTES } from "../src/http/limits.js";
+import { ABSENT_ID, holdsScalar, rootCalls, withScalar } from "./helpers/schema-calls.js";
+import { postGraphQL, startTestServer, type GraphQLResponse, type TestServer } from "./helpers/server.js";
+import { subscribe } from "./helpers/subscriptions.js";
+
+let server: TestServer;
+const tokens: Record<"VIEWER" | "OPERATOR" | "ADMIN", string> = { VIEWER: "", OPERATOR: "", ADMIN: "" };
+
+beforeAll(async () => {
+  server = await startTestServer({ MILEPOST_ROLE: "api" });
+  tokens.ADMIN = server.adminToken;
+  for (const role of ["VIEWER", "OPERATOR"] as const) {
+    const created = await server.gql<{ createApiToken: { token: string } }>(`mutation($role: Role!) { createApiToken(name: "hostile", role: $role) { token } }`, { role });
+    tokens[role] = created.data!.createApiToken.token;
+  }
+});
+afterAll(() => server.stop());
+
+/** Runs a root call over HTTP, or over graphql-ws for subscriptions; returns its first error's code. */
+async function codeOf(call: { operation: string; document: string; variables: Record<string, unknown> }, token = tokens.ADMIN): Promise<string | undefined> {
+  if (call.operation === "subscription") {
+    const client = server.ws({ token });
+    const stream = subscribe(client, call.document, call.variables);
+    try {
+      await stream.next(5000);
+      return undefined;
+    } catch (error) {
+      return /"code":"([A-Z_]+)"/.exec((error as Error).message)?.[1] ?? (error as Error).message;
+    } finally {
+      await stream.close();
+      await client.dispose();
+    }
+  }
+  const response = await postGraphQL(server.url, { query: call.document, variables: call.variables }, token);
+  return response.errors?.[0]?.extensions?.code;
+}
+
+/** The mutations only an ADMIN may run; every other one is OPERATOR's too. */
+const ADMIN_ONLY = ["createApiToken", "revokeApiToken", "cleanupFailedImports"];
+
+describe("roles, for every mutation of the schema", () => {
+  const mutations = rootCalls().filter((call) => call.operation === "mutation");
+
+  it("knows the mutations", () => {
+    expect(mutations.length).toBeGreaterThanOrEqual(8);
+    expect(mutations.map((call) => call.field)).toEqual(expect.arrayContaining(ADMIN_ONLY));
+  });
+
+  it.each(mutations.map((call) => [call.field, call] as const))("%s: VIEWER refused, OPERATOR as its role says, ADMIN let in", async (field, call) => {
+    expect(await codeOf(call, tokens.VIEWER)).toBe("FORBIDDEN");
+    const operator = String(await codeOf(call, tokens.OPERATOR));
+    if (ADMIN_ONLY.includes(field)) expect(operator).toBe("FORBIDDEN");
+    else expect(operator).not.toMatch(/FORBIDDEN|UNAUTHENTICATED|INTERNAL_SERVER_ERROR/);
+    expect(String(await codeOf(call, tokens.ADMIN))).not.toMatch(/FORBIDDEN|UNAUTHENTICATED|INTERNAL_SERVER_ERROR/);
+  });
+});
+
+describe("ids, for every ID argument of the schema", () => {
+  it.each(["9999999999999999999", "0x10", "1e3", "-1", "0", " 7", "7.0", "abc", ""])("refuses id %j as BAD_USER_INPUT", async (bad) => {
+    const calls = rootCalls(({ arg }) => (holdsScalar(arg.type, "ID") ? withScalar(arg.type, "ID", bad) : undefined)).filter((call) =>
+      call.args.some((arg) => holdsScalar(arg.type, "ID")),
+    );
+    expect(calls.length).toBeGreaterThan(5);
+    for (const call of calls) expect([call.field, await codeOf(call)]).toEqual([call.field, "BAD_USER_INPUT"]);
+  });
+
+  it("answers an absent but valid id with NOT_FOUND or null, never an error of the server", async () => {
+    const found = await server.gql<{ import: null }>(`query($id: ID!) { import(id: $id) { id } }`, { id: ABSENT_ID });
+    expect(found.data?.import).toBeNull();
+    const missing = await server.gql(`mutation($id: ID!) { pauseImport(id: $id) { id } }`, { id: ABSENT_ID });
+    expect(missing.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("strings", () => {
+  it("refuses U+0000 in every String argument of the schema, naming it", async () => {
+    const targets = rootCalls().flatMap((call) => call.args.filter((arg) => holdsScalar(arg.type, "String")).map((arg) => ({ field: call.field, arg: arg.name })));
+    expect(targets.length).toBeGreaterThan(5);
+    for (const target of targets) {
+      const [call] = rootCalls(({ field, arg }) => (field === target.field && arg.name === target.arg ? withScalar(arg.type, "String", "a\u0000b") : undefined)).filter(
+        (candidate) => candidate.field === target.field,
+      );
+      expect([target, await codeOf(call)]).toEqual([target, "BAD_USER_INPUT"]);
+    }
+  });
+
+  it("refuses U+0000 inside a JSON config and written into the document", async () => {
+    const inConfig = await server.gql(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+      input: { source: "http-json", config: { url: "http://127.0.0.1/x", headers: { "x-a": "1\u00002" }, pagination: { type: "link" } } },
+    });
+    expect(inConfig.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["input.config.headers.x-a"] });
+    const literal = await server.gql(`{ records(dataset: "a\\u0000b") { totalCount } }`);
+    expect(literal.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["dataset"] });
+  });
+});
+
+describe("documents and bodies", () => {
+  const aliases = (count: number, first = 1000) =>
+    `{ ${Array.from({ length: count }, (_, index) => `r${index}: records(dataset: "d", first: ${first}) { edges { node { id data } } }`).join(" ")} }`;
+
+  it("answers a query that is not a string with BAD_USER_INPUT", async () => {
+    for (const body of [{ query: 5 }, { query: { a: 1 } }, { query: "{ health { ok } }", variables: [1] }, { query: "{ health { ok } }", operationName: 3 }]) {
+      const response = await postGraphQL(server.url, body, tokens.ADMIN);
+      expect([body, response.status, response.errors?.[0].extensions?.code]).toEqual([body, 400, "BAD_USER_INPUT"]);
+    }
+  });
+
+  it("refuses an alias bomb over HTTP and WebSockets alike, before any record is read", async () => {
+    for (const count of [1650, 300, MAX_ALIASES + 1]) {
+      const http = await server.gql(aliases(count));
+      expect(http.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" }, message: expect.stringMatching(/Aliases limit of 20 exceeded|Token limit|larger than 100 kB/) });
+      expect(await codeOf({ operation: "subscription", document: aliases(count), variables: {} })).toBe("BAD_USER_INPUT");
+    }
+  });
+
+  it("refuses by cost what few aliases ask for too many rows, and allows an honest page", async () => {
+    const costly = await server.gql<GraphQLResponse>(aliases(MAX_ALIASES));
+    expect(costly.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT", reason: "COST_LIMIT" }, message: expect.stringMatching(/complexity of \d+ exceeds max complexity of 25000/) });
+    const nested = await server.gql(`{ imports(first: 200) { edges { node { errors(first: 500) { edges { node { message } } } } } } }`);
+    expect(nested.errors?.[0].extensions?.reason).toBe("COST_LIMIT");
+    const honest = await server.gql(aliases(2));
+    expect(honest.errors).toBeUndefined();
+  });
+
+  it("refuses a document over the size limit on the WebSocket too", async () => {
+    const document = `{ health { ok } } # ${"x".repeat(MAX_DOCUMENT_BYTES + 1)}`;
+    expect(await codeOf({ operation: "subscription", document, variables: {} })).toBe("BAD_USER_INPUT");
+  });
+
+  it("refuses a JSON input of 100,000 keys or 11 levels as BAD_USER_INPUT, quickly", async () => {
+    const wide = Object.fromEntries(Array.from({ length: 100_000 }, (_, index) => [`k${index}`, index]));
+    const started = Date.now();
+    const refused = await server.gql(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, { input: { source: "http-json", config: wide } });
+    expect(refused.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(refused.errors?.[0].message).toMatch(/larger than 64 kB/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    let deep: unknown = "bottom";
+    for (let level = 0; level < 11; level++) deep = { level: deep };
+    const nested = await server.gql(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, { input: { source: "http-json", config: deep } });
+    expect(nested.errors?.[0].message).toMatch(/deeper than 10 levels/);
+  });
+
+  it("answers a bad connection cursor or page size with BAD_USER_INPUT", async () => {
+    for (const args of [`after: "garbage"`, `first: -1`, `first: 100000`, `last: -3`]) {
+      const response = await server.gql(`{ records(dataset: "d", ${args}) { totalCount } }`);
+      expect([args, response.errors?.[0].extensions?.code]).toEqual([args, "BAD_USER_INPUT"]);
+    }
+  });
+
+  it("caps a chunked body (no Content-Length) at the documented size", async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tokens.ADMIN}`, "transfer-encoding": "chunked" } }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on("error", reject);
+      request.write(`{"query": "{ health { ok } }", "variables": {"blob": "`);
+      const chunk = "x".repeat(1024 * 1024);
+      let sent = 0;
+      const pump = () => {
+        while (sent <= MAX_BODY_BYTES + chunk.length) {
+          sent += chunk.length;
+          if (!request.write(chunk)) return void request.once("drain", pump);
+        }
+        request.end(`"}}`);
+      };
+      pump();
+    });
+    expect(status).toBe(413);
+    expect((await server.gql<{ health: { database: boolean } }>("{ health { database } }")).data?.health.database).toBe(true);
+  });
+});
