@@ -1,9 +1,10 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type PgBoss from "pg-boss";
-import { ensureAdminToken } from "./auth/tokens.js";
+import { ensureAdminToken, revokedAmong } from "./auth/tokens.js";
 import type { Config } from "./config.js";
-import { createEventPubSub, startEventBridge } from "./core/event-bridge.js";
+import { startEventBridge } from "./core/event-bridge.js";
+import { createEventHub } from "./core/event-hub.js";
 import { configureSecrets } from "./core/secrets.js";
 import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
@@ -50,9 +51,13 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
   } else {
     await ensureAdminToken({ adminToken: config.MILEPOST_ADMIN_TOKEN, dataDir: config.MILEPOST_DATA_DIR }, logger);
   }
-  const pubsub = createEventPubSub();
-  const bridge = await startEventBridge(databaseUrl, pubsub, logger);
-  const yoga = createGraphQLServer({ authOff, pubsub, defaults: { checkpointEvery: config.CHECKPOINT_EVERY } });
+  const events = createEventHub();
+  // A revocation sent while the listener was reconnecting is not replayed: look the open tokens up instead.
+  const recheckTokens = async () => {
+    for (const tokenId of await revokedAmong(events.openTokens())) events.revoke(tokenId);
+  };
+  const bridge = await startEventBridge(databaseUrl, events, logger, recheckTokens);
+  const yoga = createGraphQLServer({ authOff, events, defaults: { checkpointEvery: config.CHECKPOINT_EVERY } });
   const demo = config.MILEPOST_DEMO === "on" ? createDemoUpstream() : undefined;
   const server: Server = createHttpServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
@@ -67,7 +72,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
       () => response.destroy(),
     );
   });
-  const sockets = attachWebSockets(server, yoga, authOff);
+  const sockets = attachWebSockets(server, yoga, authOff, events);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => resolve());

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Role } from "../generated/prisma/enums.js";
+import { noticeRevoked } from "../core/events.js";
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
 
@@ -47,6 +48,27 @@ export async function authenticate(secret: string): Promise<Viewer | null> {
     await prisma().apiToken.update({ where: { id: token.id }, data: { lastUsedAt: new Date() } });
   }
   return { tokenId: token.id, name: token.name, role: token.role };
+}
+
+/** Which of these tokens are revoked. */
+export async function revokedAmong(ids: number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows = await prisma().apiToken.findMany({ where: { id: { in: ids }, revokedAt: { not: null } }, select: { id: true } });
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Revokes a token at once, for HTTP and WebSocket operations alike; every
+ * api process is told when it commits, and ends the token's subscriptions.
+ */
+export async function revokeToken(id: number) {
+  return prisma().$transaction(async (tx) => {
+    const token = await tx.apiToken.findUnique({ where: { id } });
+    if (!token) return null;
+    const revoked = await tx.apiToken.update({ where: { id }, data: { revokedAt: token.revokedAt ?? new Date() } });
+    await noticeRevoked(tx, id);
+    return revoked;
+  });
 }
 
 /** Creates a token and returns it with its secret (shown once; only the hash is kept). */

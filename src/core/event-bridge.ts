@@ -1,51 +1,25 @@
-import { setMaxListeners } from "node:events";
 import pg from "pg";
-import { createPubSub, type PubSub } from "graphql-yoga";
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
+import type { EventHub } from "./event-hub.js";
 import { EVENTS_CHANNEL, eventFromRow, type MilepostEvent, type Notice } from "./events.js";
-
-export type EventPubSub = PubSub<{ event: [MilepostEvent] }>;
-
-/**
- * The api process's in-memory pubsub. Every subscription listens on one
- * topic, so Node's default limit of 10 listeners per EventTarget (a warning,
- * not a limit) is lifted.
- */
-export function createEventPubSub(): EventPubSub {
-  const eventTarget = new EventTarget();
-  setMaxListeners(0, eventTarget);
-  return createPubSub<{ event: [MilepostEvent] }>({ eventTarget: eventTarget as never });
-}
-
-/**
- * Starts listening at once, so that nothing published from now on is missed
- * while the caller reads a snapshot or replays the table, then iterates the
- * live events. `close` stops listening.
- */
-export function listenNow(pubsub: EventPubSub): { events: AsyncGenerator<MilepostEvent>; close(): Promise<void> } {
-  const live = pubsub.subscribe("event");
-  const first = live.next(); // a Repeater starts listening on its first next()
-  async function* events() {
-    for (let next = await first; !next.done; next = await live.next()) yield next.value;
-  }
-  return {
-    events: events(),
-    close: async () => {
-      await live.return();
-    },
-  };
-}
 
 const RECONNECT_MS = [250, 1000, 2000, 5000];
 
 /**
- * Bridges Postgres NOTIFY into the pubsub, on a connection of its own (a
+ * Bridges Postgres NOTIFY into the hub, on a connection of its own (a
  * pooled one would lose its LISTEN). If the connection drops, it reconnects
  * and replays the persisted events it missed from the Event table; only
  * PROGRESS sent meanwhile is lost, and the next one replaces it anyway.
+ * Token revocations travel the same channel; `onReconnect` lets the caller
+ * catch up on those it may have missed.
  */
-export async function startEventBridge(databaseUrl: string, pubsub: EventPubSub, log: Logger): Promise<{ stop(): Promise<void> }> {
+export async function startEventBridge(
+  databaseUrl: string,
+  hub: EventHub,
+  log: Logger,
+  onReconnect: () => Promise<void> = async () => undefined,
+): Promise<{ stop(): Promise<void> }> {
   let client: pg.Client | undefined;
   let stopped = false;
   let lastPersisted: bigint | undefined;
@@ -53,7 +27,7 @@ export async function startEventBridge(databaseUrl: string, pubsub: EventPubSub,
 
   const deliver = (event: MilepostEvent) => {
     if (event.kind !== "PROGRESS") lastPersisted = BigInt(event.id);
-    pubsub.publish("event", event);
+    hub.publish(event);
   };
   const load = async (id: bigint) => {
     const row = await prisma().event.findUnique({ where: { id } });
@@ -61,6 +35,7 @@ export async function startEventBridge(databaseUrl: string, pubsub: EventPubSub,
   };
   const receive = async (text: string) => {
     const notice = JSON.parse(text) as Notice;
+    if ("revoked" in notice) return hub.revoke(notice.revoked);
     if ("ref" in notice) return load(BigInt(notice.ref));
     deliver({ ...notice.event, at: new Date(notice.event.at) } as MilepostEvent);
   };
@@ -87,7 +62,7 @@ export async function startEventBridge(databaseUrl: string, pubsub: EventPubSub,
     await next.connect();
     await next.query(`LISTEN ${EVENTS_CHANNEL}`);
     client = next;
-    if (attempt > 0 || lastPersisted !== undefined) queue = queue.then(replayMissed);
+    if (attempt > 0 || lastPersisted !== undefined) queue = queue.then(replayMissed).then(onReconnect);
   };
   const reconnect = async (attempt: number): Promise<void> => {
     if (stopped) return;

@@ -86,8 +86,17 @@ export function eventFromRow(row: EventRow): MilepostEvent {
   } as MilepostEvent;
 }
 
-/** What travels over NOTIFY (as JSON: `at` arrives as a string): the event, or a reference when too large. */
-export type Notice = { event: MilepostEvent } | { ref: string };
+/**
+ * What travels over NOTIFY (as JSON: `at` arrives as a string): the event,
+ * a reference to it when too large, or a revoked token's id (its
+ * subscriptions end in every api process).
+ */
+export type Notice = { event: MilepostEvent } | { ref: string } | { revoked: number };
+
+/** Tells every api process, when the transaction commits, that a token was revoked. */
+export async function noticeRevoked(db: Db, tokenId: number): Promise<void> {
+  await db.$queryRaw`SELECT pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify({ revoked: tokenId } satisfies Notice)})::text`;
+}
 
 /** `notice`: what NOTIFY carries for the event whose id the CTE `stored` yields. */
 function noticeCte(event: Omit<MilepostEvent, "id">): Prisma.Sql {

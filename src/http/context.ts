@@ -1,5 +1,7 @@
+import type { ServerResponse } from "node:http";
 import type { YogaInitialContext } from "graphql-yoga";
-import type { EventPubSub } from "../core/event-bridge.js";
+import type { WebSocket } from "ws";
+import type { EventHub } from "../core/event-hub.js";
 import { authenticate, secretFrom, type Viewer } from "../auth/tokens.js";
 import { userError } from "../schema/errors.js";
 
@@ -7,9 +9,11 @@ import { userError } from "../schema/errors.js";
 export interface Context {
   viewer: Viewer;
   /** Live events of this api process, fed by the LISTEN/NOTIFY bridge. */
-  pubsub: EventPubSub;
+  events: EventHub;
   /** Defaults that mutations apply (CHECKPOINT_EVERY). */
   defaults: { checkpointEvery: number };
+  /** Drops the client's connection (HTTP response or WebSocket) at once: for a subscriber that stopped reading. */
+  disconnect(): void;
 }
 
 /** The viewer every request acts as when MILEPOST_AUTH=off. */
@@ -20,16 +24,23 @@ export const AUTH_OFF_VIEWER: Viewer = { tokenId: null, name: "auth off", role: 
  * passed in; over HTTP it is read from the Authorization header. Either way
  * it is checked for every operation, so a revoked token stops working at once.
  */
-export type InitialContext = YogaInitialContext & { token?: string };
+export type InitialContext = YogaInitialContext & {
+  token?: string;
+  /** The node response, over HTTP (whatwg-node's server context). */
+  res?: ServerResponse;
+  /** The socket, over WebSockets. */
+  socket?: WebSocket;
+};
 
 /** The one context factory for HTTP and WebSockets (STYLE.md 5). */
-export function createContextFactory(authOff: boolean, pubsub: EventPubSub, defaults: Context["defaults"]) {
+export function createContextFactory(authOff: boolean, events: EventHub, defaults: Context["defaults"]) {
   return async (initial: InitialContext): Promise<Context> => {
-    if (authOff) return { viewer: AUTH_OFF_VIEWER, pubsub, defaults };
+    const disconnect = () => (initial.socket ? initial.socket.terminate() : initial.res?.destroy());
+    if (authOff) return { viewer: AUTH_OFF_VIEWER, events, defaults, disconnect };
     const secret = initial.token ?? secretFrom(initial.request.headers.get("authorization"));
     if (!secret) throw userError("UNAUTHENTICATED", 'Send a token: "Authorization: Bearer <token>"');
     const viewer = await authenticate(secret);
     if (!viewer) throw userError("UNAUTHENTICATED", "The token is unknown or revoked");
-    return { viewer, pubsub, defaults };
+    return { viewer, events, defaults, disconnect };
   };
 }

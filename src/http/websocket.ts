@@ -1,15 +1,30 @@
 import type { Server } from "node:http";
 import { GraphQLError, type ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type WebSocket } from "ws";
+import type { EventHub } from "../core/event-hub.js";
 import { authenticate, secretFrom } from "../auth/tokens.js";
 import { logger } from "../logger.js";
 import { withContractCode } from "../schema/errors.js";
 import { MAX_WS_MESSAGE_BYTES } from "./limits.js";
 import type { Yoga } from "./yoga.js";
 
-/** Close codes for a refused connection: no token at all, or a bad one. */
+/** Close codes for a refused connection: no token at all, or a bad (or revoked) one. */
 export const WS_UNAUTHORIZED = 4401;
+export const WS_FORBIDDEN = 4403;
+/**
+ * A client that stops reading leaves what the server sends in the socket's
+ * buffer; past this much it is disconnected (its subscriptions end) rather
+ * than holding memory. It can reconnect and resubscribe with `after`.
+ */
+export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+
+/** A client that stopped reading is cut off (a close frame would wait behind the unsent data). */
+function dropIfStalled(socket: WebSocket): void {
+  if (socket.bufferedAmount <= MAX_UNSENT_BYTES) return;
+  logger.info({ unsentBytes: socket.bufferedAmount }, "a WebSocket client stopped reading; disconnected");
+  socket.terminate();
+}
 
 type ConnectionParams = { authorization?: unknown; Authorization?: unknown; token?: unknown } | undefined;
 
@@ -23,8 +38,16 @@ function tokenOf(params: ConnectionParams): string | undefined {
  * are the same as over HTTP. The token is checked on connect (4401 without
  * one, 4403 for a bad one) and again for every operation.
  */
-export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean): { close(): Promise<void> } {
+export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean, events: EventHub): { close(): Promise<void> } {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: MAX_WS_MESSAGE_BYTES });
+  const socketsOfToken = new Map<number, Set<WebSocket>>();
+  // Checked at every message sent, and every second for a socket whose last message filled it.
+  const stallCheck = setInterval(() => wss.clients.forEach(dropIfStalled), 1000);
+  stallCheck.unref();
+  events.onRevoked((tokenId) => {
+    for (const socket of socketsOfToken.get(tokenId) ?? []) socket.close(WS_FORBIDDEN, "Forbidden: the token was revoked");
+    socketsOfToken.delete(tokenId);
+  });
   const disposable = useServer<ConnectionParams>(
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
@@ -36,8 +59,18 @@ export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean): 
           ctx.extra.socket.close(WS_UNAUTHORIZED, 'Unauthorized: pass connectionParams { authorization: "Bearer <token>" }');
           return false;
         }
-        return (await authenticate(token)) !== null; // false closes with 4403 Forbidden
+        const viewer = await authenticate(token);
+        if (viewer?.tokenId == null) return viewer !== null; // false closes with 4403 Forbidden
+        const socket = ctx.extra.socket;
+        const sockets = socketsOfToken.get(viewer.tokenId) ?? new Set();
+        socketsOfToken.set(viewer.tokenId, sockets.add(socket));
+        socket.once("close", () => {
+          sockets.delete(socket);
+          if (sockets.size === 0 && socketsOfToken.get(viewer.tokenId!) === sockets) socketsOfToken.delete(viewer.tokenId!);
+        });
+        return true;
       },
+      onNext: (ctx) => dropIfStalled(ctx.extra.socket),
       onSubscribe: async (ctx, _id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -79,6 +112,7 @@ export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean): 
   return {
     /** Closes every socket (1001 Going away), then the server. */
     close: async () => {
+      clearInterval(stallCheck);
       await disposable.dispose();
     },
   };

@@ -1,6 +1,6 @@
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
-import type { EventPubSub } from "../core/event-bridge.js";
+import type { EventHub } from "../core/event-hub.js";
 import { logger } from "../logger.js";
 import { useMutationRole } from "../schema/authorize.js";
 import { maskError } from "../schema/errors.js";
@@ -16,10 +16,10 @@ export type Yoga = YogaServerInstance<InitialContext, Context>;
  * subscriptions over server-sent events with the headers it is given,
  * while programs use graphql-ws on the same path (src/http/websocket.ts).
  */
-export function createGraphQLServer(options: { authOff: boolean; pubsub: EventPubSub; defaults: Context["defaults"] }): Yoga {
+export function createGraphQLServer(options: { authOff: boolean; events: EventHub; defaults: Context["defaults"] }): Yoga {
   return createYoga<InitialContext, Context>({
     schema,
-    context: createContextFactory(options.authOff, options.pubsub, options.defaults),
+    context: createContextFactory(options.authOff, options.events, options.defaults),
     maskedErrors: { maskError },
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, "yoga"),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { createToken } from "../auth/tokens.js";
+import { createToken, revokeToken } from "../auth/tokens.js";
 import { prisma } from "../db/client.js";
 import type { ApiToken } from "../generated/prisma/client.js";
 import { builder } from "./builder.js";
@@ -70,9 +70,8 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       requireRole(ctx, "ADMIN");
       const id = parseId(args.id);
-      const token = await prisma().apiToken.findUnique({ where: { id } });
-      if (!token) throw notFound("ApiToken", id);
-      return prisma().apiToken.update({ ...query, where: { id }, data: { revokedAt: token.revokedAt ?? new Date() } });
+      if (!(await revokeToken(id))) throw notFound("ApiToken", id);
+      return prisma().apiToken.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),
 }));

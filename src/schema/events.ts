@@ -12,10 +12,11 @@ import {
   type ProgressEvent,
   type StatusEvent,
 } from "../core/events.js";
-import { listenNow, type EventPubSub } from "../core/event-bridge.js";
+import type { Context } from "../http/context.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
 import { parseEventId, parseId, parseInput } from "./errors.js";
+import { listen, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
 
 export const EventKindEnum = builder.enumType("EventKind", { values: ["PROGRESS", "CHECKPOINT", "LOG", "STATUS"] as const });
@@ -134,8 +135,8 @@ builder.queryField("events", (t) =>
  * stream is opened before the replay reads the table, so nothing committed
  * in between is missed; what both deliver is sent once.
  */
-async function* eventStream(pubsub: EventPubSub, filter: EventFilter, after: bigint | undefined): AsyncGenerator<MilepostEvent> {
-  const live = listenNow(pubsub);
+async function* eventStream(ctx: Context, filter: EventFilter, after: bigint | undefined): AsyncGenerator<MilepostEvent> {
+  const live = listen(ctx, filter.subject);
   try {
     let replayedUpTo = after;
     if (after !== undefined) {
@@ -148,13 +149,13 @@ async function* eventStream(pubsub: EventPubSub, filter: EventFilter, after: big
         if (rows.length < REPLAY_PAGE) break;
       }
     }
-    for await (const event of live.events) {
+    for await (const event of live) {
       if (!matches(event, filter)) continue;
       if (replayedUpTo !== undefined && event.kind !== "PROGRESS" && BigInt(event.id) <= replayedUpTo) continue;
       yield event;
     }
   } finally {
-    await live.close();
+    live.close();
   }
 }
 
@@ -170,8 +171,8 @@ builder.subscriptionField("events", (t) =>
     subscribe: (_root, args, ctx) => {
       const filter = filterOf(args.subject, args.kinds);
       const after = args.after ? parseEventId(args.after) : undefined;
-      return eventStream(ctx.pubsub, filter, after);
+      return untilClosed(eventStream(ctx, filter, after));
     },
-    resolve: (event) => event,
+    resolve: liveValue,
   }),
 );

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Import } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import { matches, type Checkpoint, type CheckpointLevel } from "../core/events.js";
+import type { Checkpoint, CheckpointLevel } from "../core/events.js";
 import { redactSecrets } from "../core/secrets.js";
 import { cancelImport, cleanupFailedImports, pauseImport, resumeImport, retryImportNow, startImport } from "../imports/commands.js";
 import { importMetrics } from "../imports/metrics.js";
@@ -12,8 +12,8 @@ import { requireRole } from "./authorize.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
 import { notFound, parseId, parseInput } from "./errors.js";
-import { listenNow } from "../core/event-bridge.js";
 import type { Context } from "../http/context.js";
+import { listen, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
 
 const SourceShapeEnum = builder.enumType("SourceShape", { values: ["FLAT", "TREE"] as const });
@@ -260,19 +260,18 @@ function importCommand(t: Parameters<Parameters<typeof builder.mutationFields>[0
 
 /** The import's current state, then again after every event of it (PROGRESS is already coalesced to 4 a second; subscribers share each read). */
 async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
-  const live = listenNow(ctx.pubsub);
+  const live = listen(ctx, { kind: "IMPORT", id });
   try {
     const snapshot = await prisma().import.findUnique({ where: { id } });
     if (!snapshot) throw notFound("Import", id);
     yield snapshot;
-    for await (const event of live.events) {
-      if (!matches(event, { subject: { kind: "IMPORT", id } })) continue;
+    for await (const event of live) {
       const row = await importAfterEvent(id, event.id);
       if (!row) return;
       yield row;
     }
   } finally {
-    await live.close();
+    live.close();
   }
 }
 
@@ -281,7 +280,7 @@ builder.subscriptionField("importUpdated", (t) =>
     type: ImportRef,
     description: "The import itself: its current state first, then on every change.",
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => importStream(ctx, parseId(args.id)),
-    resolve: (row) => row,
+    subscribe: (_root, args, ctx) => untilClosed(importStream(ctx, parseId(args.id))),
+    resolve: liveValue,
   }),
 );

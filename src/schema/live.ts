@@ -1,0 +1,43 @@
+import { ListenerClosedError, type ListenOptions, type Listener } from "../core/event-hub.js";
+import type { Context } from "../http/context.js";
+import { logger } from "../logger.js";
+import { userError } from "./errors.js";
+
+/**
+ * Listens for a subscription of this request: ended when the viewer's token
+ * is revoked, and, when the subscriber stops reading and falls too far
+ * behind, its connection is dropped, which frees what it held (it can
+ * resubscribe with `after`).
+ */
+export function listen(ctx: Context, subject?: ListenOptions["subject"]): Listener {
+  return ctx.events.listen({
+    subject,
+    tokenId: ctx.viewer.tokenId,
+    onSlow: () => {
+      logger.info({ viewer: ctx.viewer.name }, "a subscriber stopped reading and fell behind; disconnected");
+      ctx.disconnect();
+    },
+  });
+}
+
+/**
+ * Ends a subscription's stream when its listener is let go. A revoked
+ * token's reason is yielded as the last value, so the client gets it as a
+ * GraphQL error with a code before the stream completes.
+ */
+export async function* untilClosed<T>(source: AsyncGenerator<T>): AsyncGenerator<T | ListenerClosedError> {
+  try {
+    yield* source;
+  } catch (error) {
+    if (!(error instanceof ListenerClosedError)) throw error;
+    if (error.reason !== "slow") yield error; // a slow one's connection is already gone
+  }
+}
+
+/** A subscription's `resolve`: the value, or the error that closed the stream. */
+export function liveValue<T>(value: T | ListenerClosedError): T {
+  if (value instanceof ListenerClosedError) {
+    throw userError(value.reason === "revoked" ? "UNAUTHENTICATED" : "RATE_LIMITED", value.message);
+  }
+  return value;
+}

@@ -1,0 +1,164 @@
+import { randomBytes } from "node:crypto";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { connect } from "node:net";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { EVENTS_CHANNEL } from "../src/core/events.js";
+import { MAX_QUEUED_EVENTS } from "../src/core/event-hub.js";
+import { spawnService, type ServiceProcess } from "./helpers/process.js";
+import { release, track } from "./helpers/resources.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+let server: TestServer;
+let other: ServiceProcess;
+
+beforeAll(async () => {
+  server = await startTestServer({ MILEPOST_ROLE: "api" });
+  // A second api process on the same database: revocations and events must reach it too.
+  other = await spawnService({ DATABASE_URL: server.databaseUrl, MILEPOST_ROLE: "api", MILEPOST_ADMIN_TOKEN: server.adminToken });
+});
+afterAll(async () => {
+  await other?.stop();
+  await server.stop();
+});
+
+async function newToken(): Promise<{ id: string; token: string }> {
+  const created = await server.gql<{ createApiToken: { token: string; apiToken: { id: string } } }>(`mutation { createApiToken(name: "subscriber", role: VIEWER) { token apiToken { id } } }`);
+  return { id: created.data!.createApiToken.apiToken.id, token: created.data!.createApiToken.token };
+}
+
+const SUBSCRIPTION = `subscription { events(kinds: [LOG]) { id ... on LogEvent { message } } }`;
+
+/** A raw graphql-ws connection with one subscription, whose reading can be paused. */
+async function rawSubscriber(url: string, token: string) {
+  const socket = track(new WebSocket(url.replace(/^http/, "ws"), "graphql-transport-ws"), "raw WebSocket");
+  const messages: string[] = [];
+  const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+  void closed.then(() => release(socket));
+  socket.on("message", (data) => messages.push(String(data)));
+  await new Promise((resolve) => socket.once("open", resolve));
+  socket.send(JSON.stringify({ type: "connection_init", payload: { token } }));
+  await new Promise((resolve) => socket.once("message", resolve));
+  socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: SUBSCRIPTION } }));
+  return { socket, messages, closed };
+}
+
+/** Encodes a masked client text frame (RFC 6455 5.2), for a client written with nothing but a TCP socket. */
+function frame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = randomBytes(4);
+  const length = payload.length < 126 ? Buffer.from([0x80 | payload.length]) : Buffer.from([0x80 | 126, payload.length >> 8, payload.length & 255]);
+  const masked = Buffer.from(payload.map((byte, index) => byte ^ mask[index % 4]));
+  return Buffer.concat([Buffer.from([0x81]), length, mask, masked]);
+}
+
+/**
+ * A graphql-ws subscriber on a bare TCP socket that, once subscribed, reads
+ * nothing until `resume` (a library client may resume its socket by itself).
+ */
+async function stalledWebSocket(url: string, token: string) {
+  const { hostname, port, pathname } = new URL(url);
+  const socket = track(connect(Number(port), hostname), "raw TCP socket");
+  let received = 0;
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  void closed.then(() => release(socket));
+  socket.on("error", () => undefined); // the server cuts it: ECONNRESET is the expected end
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.write(
+    `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n`,
+  );
+  socket.on("data", (chunk: Buffer) => (received += chunk.length));
+  await new Promise((resolve) => socket.once("data", resolve)); // 101 Switching Protocols
+  socket.write(frame(JSON.stringify({ type: "connection_init", payload: { token } })));
+  await new Promise((resolve) => socket.once("data", resolve)); // connection_ack
+  socket.write(frame(JSON.stringify({ id: "1", type: "subscribe", payload: { query: SUBSCRIPTION } })));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  socket.pause();
+  return { closed, received: () => received, resume: () => socket.resume() };
+}
+
+/** A server-sent-events subscription over HTTP, whose reading can be paused. */
+async function sseSubscriber(url: string, token: string) {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const request = httpRequest(url, { method: "POST", headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` } }, resolve);
+    request.on("error", reject);
+    request.end(JSON.stringify({ query: SUBSCRIPTION }));
+  });
+  track(response, "SSE response");
+  let text = "";
+  response.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  const ended = new Promise<void>((resolve) => response.once("close", () => resolve()));
+  void ended.then(() => release(response));
+  return { response, text: () => text, ended };
+}
+
+/** NOTIFYs `count` LOG events of about 4 kB each in one statement, as the workers' statements would. */
+async function flood(count: number): Promise<void> {
+  const db = new pg.Client({ connectionString: server.databaseUrl });
+  await db.connect();
+  try {
+    await db.query(
+      `SELECT pg_notify($1, json_build_object('event', json_build_object('id', n::text, 'kind', 'LOG', 'subjectKind', 'IMPORT', 'subjectId', 1, 'at', now(), 'level', 'INFO', 'message', repeat('x', 4000)))::text)
+       FROM generate_series(1, $2::int) AS n`,
+      [EVENTS_CHANNEL, count],
+    );
+  } finally {
+    await db.end();
+  }
+}
+
+describe("revoking a token", () => {
+  it("ends its subscriptions within a second, in every api process: WebSockets close with 4403, SSE streams end", async () => {
+    const { id, token } = await newToken();
+    const ws = await rawSubscriber(other.url!, token);
+    const sse = await sseSubscriber(other.url!, token);
+    const localWs = await rawSubscriber(server.url, token);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the subscriptions are set up
+
+    const revokedAt = Date.now();
+    const revoked = await server.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { id } }`, { id });
+    expect(revoked.errors).toBeUndefined();
+    const [remoteCode, localCode] = await Promise.all([ws.closed, localWs.closed, sse.ended]);
+    expect(Date.now() - revokedAt).toBeLessThan(1000);
+    expect(remoteCode).toBe(4403);
+    expect(localCode).toBe(4403);
+    expect(sse.text()).toMatch(/UNAUTHENTICATED/);
+  });
+});
+
+describe("a subscriber that stops reading", () => {
+  it("is disconnected over WebSockets once its unsent data passes the limit, and the server goes on", async () => {
+    const { token } = await newToken();
+    const reader = await rawSubscriber(server.url, token);
+    const stalled = await stalledWebSocket(server.url, token);
+    await flood(6000); // ≈ 24 MB
+    await expect.poll(() => reader.messages.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(6000);
+    stalled.resume();
+    const timedOut = new Promise<string>((resolve) => setTimeout(() => resolve("still connected"), 15_000).unref());
+    expect(await Promise.race([stalled.closed.then(() => "disconnected"), timedOut])).toBe("disconnected");
+    expect(stalled.received()).toBeLessThan(6000 * 4000);
+    reader.socket.close();
+    await reader.closed;
+  }, 40_000);
+
+  it(`is disconnected over server-sent events once it falls ${MAX_QUEUED_EVENTS} events behind`, async () => {
+    const { token } = await newToken();
+    const reader = await rawSubscriber(server.url, token);
+    const stalled = await sseSubscriber(server.url, token);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stalled.response.pause();
+    await flood(MAX_QUEUED_EVENTS * 2); // the sockets' buffers take some; the rest waits in the server
+    // Once a reading subscriber has them all, the server has offered them all to the stalled one too.
+    await expect.poll(() => reader.messages.length, { timeout: 20_000 }).toBeGreaterThan(MAX_QUEUED_EVENTS * 2);
+    stalled.response.resume();
+    const timedOut = new Promise<string>((resolve) => setTimeout(() => resolve("still connected"), 15_000).unref());
+    expect(await Promise.race([stalled.ended.then(() => "disconnected"), timedOut])).toBe("disconnected");
+    expect(stalled.text().split("event: next").length - 1).toBeLessThan(MAX_QUEUED_EVENTS * 2);
+    const health = await server.gql<{ health: { database: boolean } }>("{ health { database } }");
+    expect(health.data?.health.database).toBe(true);
+    reader.socket.close();
+    await reader.closed;
+  }, 40_000);
+});
