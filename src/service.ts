@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type PgBoss from "pg-boss";
-import { ensureAdminToken, revokedAmong } from "./auth/tokens.js";
+import { ensureAdminToken, forgetToken, revokedAmong } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { startEventBridge } from "./core/event-bridge.js";
 import { createEventHub } from "./core/event-hub.js";
@@ -9,12 +9,14 @@ import { configureSecrets } from "./core/secrets.js";
 import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";
+import { answerProbe } from "./http/probes.js";
+import { onDatabaseChange, stopWatchingDatabase, watchDatabase } from "./db/availability.js";
 import { attachWebSockets } from "./http/websocket.js";
 import { createGraphQLServer } from "./http/yoga.js";
 import { startBoss } from "./jobs/boss.js";
 import { startHeartbeat } from "./jobs/heartbeat.js";
 import { startImportWorkers } from "./jobs/import-run.js";
-import { createQueues, setBoss } from "./jobs/queues.js";
+import { createQueues, pauseWorkers, resumeWorkers, setBoss } from "./jobs/queues.js";
 import { createDemoUpstream } from "./demo/upstream.js";
 import { demoMoviesSource } from "./sources/demo-movies.js";
 import { httpJson } from "./sources/http-json.js";
@@ -52,6 +54,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     await ensureAdminToken({ adminToken: config.MILEPOST_ADMIN_TOKEN, dataDir: config.MILEPOST_DATA_DIR }, logger);
   }
   const events = createEventHub();
+  events.onRevoked(forgetToken);
   // A revocation sent while the listener was reconnecting is not replayed: look the open tokens up instead.
   const recheckTokens = async () => {
     for (const tokenId of await revokedAmong(events.openTokens())) events.revoke(tokenId);
@@ -62,6 +65,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
   const server: Server = createHttpServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     if (demo && path.startsWith("/demo/") && demo.handle(request, response, path.slice("/demo".length))) return;
+    if (answerProbe(path, request.method, response)) return;
     if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return void yoga(request, response);
     // The body is read here, capped, so a chunked upload cannot make Yoga buffer more than the limit.
     readCappedBody(request).then(
@@ -117,6 +121,7 @@ export function createService(config: Config): Service {
       logger.level = config.LOG_LEVEL;
       configureSecrets(config.MILEPOST_SECRETS);
       database = await openDatabase(config, logger);
+      watchDatabase(database.url, logger);
       connectPrisma(database.url);
       prismaOpen = true;
       clearSources();
@@ -128,7 +133,11 @@ export function createService(config: Config): Service {
       await createQueues(boss);
       setBoss(boss);
       heartbeat = await startHeartbeat(config.MILEPOST_ROLE, logger);
-      if (config.MILEPOST_ROLE !== "api") workers = await startImportWorkers(boss, config, heartbeat.id, shutdown.signal, logger);
+      if (config.MILEPOST_ROLE !== "api") {
+        workers = await startImportWorkers(boss, config, heartbeat.id, shutdown.signal, logger);
+        // While the database is away, workers stop asking for work (each poll would fail) and start again once it is back.
+        onDatabaseChange((up) => void (up ? resumeWorkers() : pauseWorkers()).catch((error: unknown) => logger.warn({ err: error }, "could not pause or resume the workers")));
+      }
       if (config.MILEPOST_ROLE !== "worker") api = await startApi(config, database.url);
       logger.info({ role: config.MILEPOST_ROLE, url: api?.url }, "milepost started");
     },
@@ -158,6 +167,7 @@ export function createService(config: Config): Service {
         // Handlers still running during pg-boss's graceful stop send their hand-over jobs; forget it only after.
         if (part === "pg-boss") setBoss(undefined);
       }
+      stopWatchingDatabase();
       logger.info("milepost stopped");
     },
   };

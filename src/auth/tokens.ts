@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Role } from "../generated/prisma/enums.js";
 import { noticeRevoked } from "../core/events.js";
+import { isDatabaseUnavailable } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
 
@@ -40,14 +41,40 @@ export function secretFrom(value: unknown): string | undefined {
 /** lastUsedAt is a hint, not an audit log: written at most once a minute per token. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** The viewer a secret stands for, or null when it is unknown or revoked. */
+/**
+ * While the database is away no token can be checked, nor revoked: a token
+ * that passed the check within this long is let in meanwhile, so `health`
+ * and clients' retries get an answer instead of a failed login.
+ */
+const OUTAGE_GRACE_MS = 15 * 60_000;
+const lastPassed = new Map<string, { viewer: Viewer; at: number }>();
+
+/** The viewer a secret stands for, or null when it is unknown or revoked. Checked against the database every time it can be. */
 export async function authenticate(secret: string): Promise<Viewer | null> {
-  const token = await prisma().apiToken.findUnique({ where: { tokenHash: hashToken(secret) } });
-  if (!token || token.revokedAt) return null;
+  const tokenHash = hashToken(secret);
+  let token;
+  try {
+    token = await prisma().apiToken.findUnique({ where: { tokenHash } });
+  } catch (error) {
+    const passed = lastPassed.get(tokenHash);
+    if (isDatabaseUnavailable(error) && passed && Date.now() - passed.at < OUTAGE_GRACE_MS) return passed.viewer;
+    throw error;
+  }
+  if (!token || token.revokedAt) {
+    lastPassed.delete(tokenHash);
+    return null;
+  }
+  const viewer: Viewer = { tokenId: token.id, name: token.name, role: token.role };
+  lastPassed.set(tokenHash, { viewer, at: Date.now() });
   if (!token.lastUsedAt || Date.now() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await prisma().apiToken.update({ where: { id: token.id }, data: { lastUsedAt: new Date() } });
   }
-  return { tokenId: token.id, name: token.name, role: token.role };
+  return viewer;
+}
+
+/** Forgets a revoked token's last check (a revocation reaches every api process through the event bridge). */
+export function forgetToken(tokenId: number): void {
+  for (const [hash, passed] of lastPassed) if (passed.viewer.tokenId === tokenId) lastPassed.delete(hash);
 }
 
 /** Which of these tokens are revoked. */

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { reportDatabaseError } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import type { EventHub } from "./event-hub.js";
@@ -53,7 +54,9 @@ export async function startEventBridge(
       // One at a time, so events fetched by reference keep their order.
       queue = queue.then(() => receive(payload)).catch((error) => log.error({ err: error }, "could not deliver an event"));
     });
-    next.on("error", (error) => log.warn({ err: error }, "event listener connection failed; reconnecting"));
+    next.on("error", (error) => {
+      if (!reportDatabaseError(error, "event listener")) log.warn({ err: error }, "event listener connection failed; reconnecting");
+    });
     next.on("end", () => {
       if (stopped || client !== next) return;
       client = undefined;
@@ -62,7 +65,14 @@ export async function startEventBridge(
     await next.connect();
     await next.query(`LISTEN ${EVENTS_CHANNEL}`);
     client = next;
-    if (attempt > 0 || lastPersisted !== undefined) queue = queue.then(replayMissed).then(onReconnect);
+    if (attempt > 0 || lastPersisted !== undefined) {
+      queue = queue
+        .then(replayMissed)
+        .then(onReconnect)
+        .catch((error) => {
+          if (!reportDatabaseError(error, "event listener")) log.error({ err: error }, "could not replay the events missed while reconnecting");
+        });
+    }
   };
   const reconnect = async (attempt: number): Promise<void> => {
     if (stopped) return;
@@ -71,7 +81,7 @@ export async function startEventBridge(
       log.info("event listener reconnected");
     } catch (error) {
       const delay = RECONNECT_MS[Math.min(attempt + 1, RECONNECT_MS.length - 1)];
-      log.warn({ err: error, retryInMs: delay }, "event listener cannot reach PostgreSQL");
+      if (!reportDatabaseError(error, "event listener")) log.warn({ err: error, retryInMs: delay }, "event listener cannot reach PostgreSQL");
       setTimeout(() => void reconnect(attempt + 1), delay);
     }
   };

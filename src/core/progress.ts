@@ -1,3 +1,4 @@
+import { reportDatabaseError } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import { sendProgress, type ProgressEvent } from "./events.js";
 import type { Logger } from "../logger.js";
@@ -27,7 +28,10 @@ export function createProgressReporter(log: Logger) {
       .then(() => sendProgress(prisma(), event))
       .then(
         () => undefined,
-        (error) => log.warn({ err: error }, "could not send a progress event"),
+        (error) => {
+          // Progress is not stored: one lost while the database is away is replaced by the next.
+          if (!reportDatabaseError(error, "progress")) log.warn({ err: error }, "could not send a progress event");
+        },
       );
   };
 

@@ -25,7 +25,9 @@ export function createGraphQLServer(options: { authOff: boolean; events: EventHu
       debug: (...args) => logger.debug({ yoga: args }, "yoga"),
       info: (...args) => logger.info({ yoga: args }, "yoga"),
       warn: (...args) => logger.warn({ yoga: args }, "yoga"),
-      error: (...args) => logger.error({ yoga: args }, "yoga"),
+      // Yoga logs every error that masking changed, expected ones (a CONFLICT) included; maskError
+      // (src/schema/errors.ts) already logs the unexpected ones at error level, once, so these are detail.
+      error: (...args) => logger.debug({ yoga: args }, "yoga: an error was masked"),
     },
     // GraphiQL's assets are served from this package, not a CDN: it works offline and behind firewalls.
     renderGraphiQL,

@@ -77,9 +77,21 @@ export async function startImport(raw: unknown, defaultCheckpointEvery: number):
 /** PAUSED/FAILED/WAITING → PENDING with a job to run it now. */
 async function requeue(tx: Tx, row: Import, reason: string): Promise<Import> {
   await transition(tx, { subjectKind: "IMPORT", subjectId: row.id, from: row.status, to: "PENDING", reason });
+  // Why it failed or waited is history now (in its events); lastError goes back to the last error it recorded.
+  const lastRecorded = await tx.importError.findFirst({ where: { importId: row.id }, orderBy: { id: "desc" }, select: { message: true } });
   const updated = await tx.import.update({
     where: { id: row.id },
-    data: { status: "PENDING", resumeAt: null, waitingOn: null, pauseRequested: false, cancelRequested: false, crashCount: 0, completedAt: null },
+    data: {
+      status: "PENDING",
+      resumeAt: null,
+      waitingOn: null,
+      pauseRequested: false,
+      cancelRequested: false,
+      crashCount: 0,
+      failureStreak: 0,
+      completedAt: null,
+      lastError: lastRecorded?.message ?? null,
+    },
   });
   await sendJob("importRun", { importId: row.id }, { tx });
   return updated;

@@ -41,7 +41,8 @@ export async function claimImport(id: number, owner: string): Promise<Import | n
     const row = await lockImport(tx, id);
     if (!row || !["PENDING", "RUNNING", "WAITING"].includes(row.status)) return null;
     const now = Date.now();
-    if (row.status === "RUNNING" && row.leaseOwner && row.leaseAt && now - row.leaseAt.getTime() < LEASE_STALE_MS) return null;
+    const heldByOther = row.leaseOwner !== null && row.leaseOwner !== owner;
+    if (row.status === "RUNNING" && heldByOther && row.leaseAt && now - row.leaseAt.getTime() < LEASE_STALE_MS) return null;
     if (row.status === "WAITING" && row.resumeAt && row.resumeAt.getTime() > now + 1000) return null;
     if (await applyPendingRequest(tx, row)) return null;
     if (row.status !== "RUNNING") {
@@ -52,7 +53,12 @@ export async function claimImport(id: number, owner: string): Promise<Import | n
         subjectKind: "IMPORT",
         subjectId: id,
         level: "WARNING",
-        message: row.leaseOwner ? "Taken over from a worker that stopped responding; continuing from the last checkpoint" : "Continuing after a worker shut down",
+        message:
+          row.leaseOwner === owner
+            ? "Continuing after the database came back"
+            : row.leaseOwner
+              ? "Taken over from a worker that stopped responding; continuing from the last checkpoint"
+              : "Continuing after a worker shut down",
       });
     }
     return tx.import.update({

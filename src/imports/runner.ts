@@ -1,4 +1,5 @@
 import type { Import } from "../generated/prisma/client.js";
+import { reportDatabaseError, waitForDatabase } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import { recordEvent, type CheckpointLevel } from "../core/events.js";
 import { RateLimitedError, UpstreamError, type HttpClient } from "../core/http-client.js";
@@ -74,7 +75,11 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
     else if (state.pauseRequested) stop("pause");
   };
   const lease = setInterval(
-    () => renewLease(row.id, deps.owner).then(obey, (error) => deps.log.warn({ err: error, importId: row.id }, "could not renew the lease; trying again")),
+    () =>
+      renewLease(row.id, deps.owner).then(obey, (error) => {
+        // While the database is away nobody can take the lease either: keep going, and renew once it is back.
+        if (!reportDatabaseError(error, "lease")) deps.log.warn({ err: error, importId: row.id }, "could not renew the lease; trying again");
+      }),
     LEASE_RENEW_MS,
   );
 
@@ -121,6 +126,22 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
   }
 }
 
+/**
+ * A checkpoint that fails because the database is away is committed again
+ * once it is back (DESIGN.md rule 7): the statement rolled back whole, and
+ * its lease guard makes the retry write nothing if another worker took the
+ * import meanwhile. Meanwhile no page is fetched beyond the one in flight.
+ */
+async function commitThroughOutages(commit: () => Promise<Import>, shutdown: AbortSignal): Promise<Import> {
+  for (;;) {
+    try {
+      return await commit();
+    } catch (error) {
+      if (!reportDatabaseError(error, "checkpoint") || !(await waitForDatabase(shutdown))) throw error;
+    }
+  }
+}
+
 interface Hooks {
   log(level: "INFO" | "WARNING" | "ERROR", message: string): Promise<void>;
   activeSeconds(): number;
@@ -153,7 +174,7 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
     await settled(); // one checkpoint transaction at a time, in order
     const done: Batch = { ...batch, cursor: ending?.status === "COMPLETED" ? null : cursor, path: source.path?.(cursor, page, totalPages) ?? flatPath(page, totalPages) };
     batch = emptyBatch(done.failureStreak);
-    committing = commitCheckpoint(row, deps.owner, done, hooks.activeSeconds(), ending).then(
+    committing = commitThroughOutages(() => commitCheckpoint(row, deps.owner, done, hooks.activeSeconds(), ending), deps.shutdown).then(
       (next) => {
         row = next;
         hooks.onCommitted(next);
@@ -181,7 +202,9 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
       return undefined;
     }
     if (error.transient) {
-      // The source cannot go past this page: wait and try it again later (DESIGN.md rule 6).
+      // The source cannot go past this page: wait and try it again later (DESIGN.md rule 6). The page
+      // is not an error of the import (it will be fetched again); the streak still counts it.
+      batch.errors.pop();
       return { status: "WAITING", reason: `Page ${page + 1} keeps failing; trying again later: ${error.message}`, resumeAt: new Date(Date.now() + Math.max(deps.retryDelayMs, 1000) * 30), waitingOn: null };
     }
     return { status: "FAILED", reason: `Cannot continue past page ${page + 1}: ${error.message}` };

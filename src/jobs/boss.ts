@@ -1,4 +1,5 @@
 import PgBoss from "pg-boss";
+import { reportDatabaseError } from "../db/availability.js";
 import type { Logger } from "../logger.js";
 
 /** pg-boss keeps its tables here, apart from Prisma's. */
@@ -16,7 +17,9 @@ export async function startBoss(databaseUrl: string, options: { runsWork: boolea
     supervise: options.runsWork,
     schedule: options.runsWork,
   });
-  boss.on("error", (error) => log.error({ err: error }, "pg-boss error"));
+  boss.on("error", (error) => {
+    if (!reportDatabaseError(error, "pg-boss")) log.error({ err: error }, "pg-boss error");
+  });
   await boss.start();
   return boss;
 }

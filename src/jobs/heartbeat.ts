@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
+import { databaseUp, reportDatabaseError } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import { VERSION } from "../version.js";
@@ -37,7 +38,10 @@ export async function startHeartbeat(role: ProcessRole, log: Logger): Promise<{ 
     });
     await prisma().processHeartbeat.deleteMany({ where: { lastSeenAt: { lt: new Date(now - FORGET_AFTER_MS) } } });
   };
-  const timer = setInterval(() => beat().catch((error) => log.warn({ err: error }, "heartbeat failed; retrying at the next beat")), BEAT_MS);
+  const timer = setInterval(() => {
+    if (!databaseUp()) return;
+    beat().catch((error) => reportDatabaseError(error, "heartbeat") || log.warn({ err: error }, "heartbeat failed; retrying at the next beat"));
+  }, BEAT_MS);
   timer.unref();
   return {
     id,

@@ -1,12 +1,15 @@
+import { randomUUID } from "node:crypto";
 import type PgBoss from "pg-boss";
+import { databaseUpSince, reportDatabaseError, waitForDatabase } from "../db/availability.js";
 import { prisma } from "../db/client.js";
+import { describeError } from "../core/error-text.js";
 import { recordEvent } from "../core/events.js";
 import { createHttpClient } from "../core/http-client.js";
 import { transition } from "../core/status.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { LeaseLostError } from "../imports/checkpoint.js";
-import { lockImport, LEASE_STALE_MS } from "../imports/lease.js";
+import { lockImport, LEASE_RENEW_MS, LEASE_STALE_MS } from "../imports/lease.js";
 import { runImport, type RunnerDeps } from "../imports/runner.js";
 import { QUEUES, sendJob, startWorkers, wakeWorkers } from "./queues.js";
 
@@ -20,44 +23,59 @@ const CRASH_BACKOFF_MS = 5000;
  */
 const SWEEP_MS = 10_000;
 const OVERDUE_WAIT_MS = 30_000;
+/** A PENDING import untouched this long has probably lost its job; a second one is harmless (claims are idempotent). */
+const LOST_PENDING_MS = 5 * 60_000;
 
 /**
  * An unexpected error: the checkpoint in flight was rolled back (DESIGN.md
  * rule 7), so the import is retried from its last one after a backoff, and
  * failed after MAX_CRASHES in a row.
  */
-async function recordCrash(importId: number, owner: string, error: Error, log: Logger): Promise<void> {
+async function recordCrash(importId: number, owner: string, error: unknown, log: Logger): Promise<void> {
   log.error({ err: error, importId }, "import run failed unexpectedly");
   await prisma().$transaction(async (tx) => {
     const row = await lockImport(tx, importId);
     if (!row || row.status !== "RUNNING" || (row.leaseOwner !== null && row.leaseOwner !== owner)) return;
     const crashes = row.crashCount + 1;
-    const message = `Internal error: ${error.message}`;
+    const message = describeError(error);
     if (crashes >= MAX_CRASHES) {
       await transition(tx, { subjectKind: "IMPORT", subjectId: importId, from: "RUNNING", to: "FAILED", reason: `${crashes} failures in a row; last: ${message}` });
       await tx.import.update({ where: { id: importId }, data: { status: "FAILED", crashCount: crashes, lastError: message, leaseOwner: null, completedAt: new Date() } });
       return;
     }
-    await tx.import.update({ where: { id: importId }, data: { crashCount: crashes, lastError: message, leaseOwner: null } });
+    // A crash that is retried is not the import's error: it goes to the log, and lastError stays for what the import recorded.
+    await tx.import.update({ where: { id: importId }, data: { crashCount: crashes, leaseOwner: null } });
     await recordEvent(tx, { kind: "LOG", subjectKind: "IMPORT", subjectId: importId, level: "WARNING", message: `${message}; retrying from the last checkpoint` });
     await sendJob("importRun", { importId }, { tx, startAfter: new Date(Date.now() + CRASH_BACKOFF_MS * crashes) });
   });
 }
 
-/** Re-sends the job of every import no worker is running although it should be. */
-export async function sweepStaleImports(): Promise<number> {
-  const now = Date.now();
+/**
+ * Re-sends the job of every import no worker is running although it should
+ * be: a RUNNING one whose lease went stale or that was handed over, a WAITING
+ * one long past its time, a PENDING one whose job was lost (e.g. it failed
+ * while the database was away). A lease is judged stale only after this
+ * process has seen the database up for longer than a lease lasts, so an
+ * outage does not take work from the workers that held it through it.
+ */
+export async function sweepStaleImports(now = Date.now()): Promise<number> {
+  if (now - databaseUpSince() < LEASE_STALE_MS + 2 * LEASE_RENEW_MS) return 0;
   const stale = await prisma().import.findMany({
     where: {
       OR: [
         { status: "RUNNING", leaseAt: { lt: new Date(now - LEASE_STALE_MS) } },
         { status: "RUNNING", leaseOwner: null, updatedAt: { lt: new Date(now - LEASE_STALE_MS) } },
         { status: "WAITING", resumeAt: { lt: new Date(now - OVERDUE_WAIT_MS) } },
+        { status: "PENDING", updatedAt: { lt: new Date(now - LOST_PENDING_MS) } },
       ],
     },
-    select: { id: true },
+    select: { id: true, status: true },
   });
-  for (const { id } of stale) await sendJob("importRun", { importId: id });
+  for (const { id, status } of stale) {
+    await sendJob("importRun", { importId: id });
+    // Touched so a PENDING import behind a long queue gets one more job per LOST_PENDING_MS, not one per sweep.
+    if (status === "PENDING") await prisma().import.update({ where: { id }, data: { updatedAt: new Date(now) } });
+  }
   if (stale.length > 0) wakeWorkers("importRun");
   return stale.length;
 }
@@ -82,11 +100,18 @@ export async function startImportWorkers(boss: PgBoss, config: Config, owner: st
   const handle = async (jobs: PgBoss.Job<unknown>[]) => {
     for (const job of jobs) {
       const { importId } = QUEUES.importRun.payload.parse(job.data);
-      try {
-        await runImport(importId, deps);
-      } catch (error) {
-        if (error instanceof LeaseLostError) log.info({ importId }, "another worker took the import over");
-        else await recordCrash(importId, owner, error as Error, log);
+      // One owner per run: a retry of this run after an outage re-claims its own lease, a duplicate job in this process cannot.
+      const runDeps = { ...deps, owner: `${owner}/${randomUUID().slice(0, 8)}` };
+      for (;;) {
+        try {
+          await runImport(importId, runDeps);
+        } catch (error) {
+          if (error instanceof LeaseLostError) log.info({ importId }, "another worker took the import over");
+          else if (reportDatabaseError(error, "import run")) {
+            if (await waitForDatabase(shutdown)) continue; // from its last checkpoint, with its own lease
+          } else await recordCrash(importId, runDeps.owner, error, log).catch((failure: unknown) => log.error({ err: failure, importId }, "could not record a crash"));
+        }
+        break;
       }
     }
   };
@@ -94,7 +119,7 @@ export async function startImportWorkers(boss: PgBoss, config: Config, owner: st
   const sweep = () =>
     sweepStaleImports().then(
       (count) => count && log.info({ count }, "resuming imports no worker was running"),
-      (error) => log.warn({ err: error }, "stale-import sweep failed; trying again"),
+      (error) => reportDatabaseError(error, "sweep") || log.warn({ err: error }, "stale-import sweep failed; trying again"),
     );
   void sweep();
   const timer = setInterval(sweep, SWEEP_MS);

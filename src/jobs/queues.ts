@@ -28,11 +28,15 @@ export async function createQueues(boss: PgBoss): Promise<void> {
 
 let current: PgBoss | undefined;
 const localWorkers = new Map<QueueName, string[]>();
+const handlers = new Map<QueueName, { count: number; handler: PgBoss.WorkHandler<unknown> }>();
 
 /** The process's pg-boss, set by the service at start. */
 export function setBoss(boss: PgBoss | undefined): void {
   current = boss;
-  if (!boss) localWorkers.clear();
+  if (!boss) {
+    localWorkers.clear();
+    handlers.clear();
+  }
 }
 
 /** pg-boss's `db` option over a Prisma transaction: the job exists only if the transaction commits. */
@@ -54,9 +58,30 @@ export async function sendJob<Q extends QueueName>(queue: Q, payload: Payload<Q>
 
 /** Starts `count` workers of a queue in this process (one job at a time each). */
 export async function startWorkers(boss: PgBoss, queue: QueueName, count: number, handler: PgBoss.WorkHandler<unknown>): Promise<void> {
+  handlers.set(queue, { count, handler });
   const ids = localWorkers.get(queue) ?? [];
   for (let i = 0; i < count; i++) ids.push(await boss.work(QUEUES[queue].name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, handler));
   localWorkers.set(queue, ids);
+}
+
+/**
+ * Stops this process's workers from asking for jobs (while the database is
+ * away, each poll would only fail); jobs already running go on.
+ */
+export async function pauseWorkers(): Promise<void> {
+  for (const queue of handlers.keys()) await current?.offWork(QUEUES[queue].name);
+  localWorkers.clear();
+}
+
+/** Starts the paused workers again. */
+export async function resumeWorkers(): Promise<void> {
+  if (!current) return;
+  for (const [queue, { count, handler }] of handlers) {
+    if (!localWorkers.get(queue)?.length) {
+      handlers.delete(queue);
+      await startWorkers(current, queue, count, handler);
+    }
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { GraphQLError } from "graphql";
 import { maskError as yogaMaskError, type MaskError } from "graphql-yoga";
 import { z } from "zod";
 import { IllegalTransitionError } from "../core/status.js";
+import { isDatabaseUnavailable, reportDatabaseError } from "../db/availability.js";
 import { logger } from "../logger.js";
 
 /** The `extensions.code` values of the contract. */
@@ -40,6 +41,7 @@ export function withContractCode<E extends { extensions?: Record<string, unknown
 }
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
+
 
 /** An expected failure, shown to the client as it is. */
 export function userError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
@@ -108,6 +110,10 @@ export const maskError: MaskError = (
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original instanceof IllegalTransitionError) {
     return userError("CONFLICT", original.message, { from: original.from, to: original.to });
+  }
+  if (isDatabaseUnavailable(original)) {
+    reportDatabaseError(original, "api");
+    return userError("INTERNAL_SERVER_ERROR", "The database is unavailable; nothing was lost, try again shortly", { reason: "DATABASE_UNAVAILABLE", http: { status: 503 } });
   }
   const masked = yogaMaskError(error, message, isDev);
   if (masked instanceof GraphQLError && masked.extensions?.unexpected) {
