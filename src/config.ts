@@ -70,6 +70,11 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** A start that cannot go on for a reason the user can fix: said in one line, without a stack. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
 /** Thrown for a bad environment; its message has one line per bad variable. */
 export class ConfigError extends Error {
   override name = "ConfigError";

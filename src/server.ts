@@ -1,6 +1,6 @@
 // Entry point: `npm start`. Reads the config, starts the service in its
 // role and stops it gracefully on SIGTERM/SIGINT.
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, StartupError } from "./config.js";
 import { reportDatabaseError } from "./db/availability.js";
 import { logger } from "./logger.js";
 import { createService } from "./service.js";
@@ -61,7 +61,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 try {
   await service.start();
 } catch (error) {
-  logger.fatal({ err: error }, `milepost could not start: ${(error as Error).message}`);
+  if (error instanceof StartupError) process.stderr.write(`milepost could not start: ${error.message}\n`);
+  else logger.fatal({ err: error }, `milepost could not start: ${(error as Error).message}`);
   await service.stop();
   process.exit(1);
 }

@@ -10,6 +10,7 @@ import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";
 import { answerProbe } from "./http/probes.js";
+import { assertPortFree } from "./http/port.js";
 import { onDatabaseChange, stopWatchingDatabase, watchDatabase } from "./db/availability.js";
 import { attachWebSockets } from "./http/websocket.js";
 import { createGraphQLServer } from "./http/yoga.js";
@@ -120,6 +121,7 @@ export function createService(config: Config): Service {
     async start() {
       logger.level = config.LOG_LEVEL;
       configureSecrets(config.MILEPOST_SECRETS);
+      if (config.MILEPOST_ROLE !== "worker") await assertPortFree(config.HOST, config.PORT);
       database = await openDatabase(config, logger);
       watchDatabase(database.url, logger);
       connectPrisma(database.url);

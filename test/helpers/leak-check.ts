@@ -1,6 +1,8 @@
 import { afterAll, expect } from "vitest";
-import { stillOpen } from "./resources.js";
+import { disposeAll, stillOpen } from "./resources.js";
 
 afterAll(() => {
-  expect(stillOpen(), "servers, sockets or processes left open by this test file").toEqual([]);
+  const left = stillOpen();
+  disposeAll();
+  expect(left, "servers, sockets or processes left open by this test file").toEqual([]);
 });

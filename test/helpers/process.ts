@@ -20,13 +20,38 @@ export interface ServiceProcess {
  * as `npm start` does. Resolves once a JSON log line with `msg` = `readyMsg`
  * appears (pino's output), or rejects if the process exits first.
  */
-export async function spawnScript(script: string, env: Record<string, string>, readyMsg: string | null, timeoutMs = 30_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+export function spawnScript(script: string, env: Record<string, string>, readyMsg: string | null, timeoutMs = 30_000): Promise<ServiceProcess> {
+  return spawnCommand([process.execPath, "--import", "tsx", script], env, readyMsg, { timeoutMs });
+}
+
+/**
+ * Runs a command in this repository (e.g. `npm start`); see spawnScript.
+ * `detached` puts it in a process group of its own, as a terminal does for
+ * a job, so a test can send the group a Ctrl+C. A process still running
+ * when the test file ends is killed (its whole group, if detached).
+ */
+export async function spawnCommand(
+  command: string[],
+  env: Record<string, string>,
+  readyMsg: string | null,
+  options: { timeoutMs?: number; detached?: boolean } = {},
+): Promise<ServiceProcess> {
+  const { timeoutMs = 30_000, detached = false } = options;
+  const script = command.join(" ");
+  const child = spawn(command[0], command.slice(1), {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached,
   });
-  track(child, `child process ${script}`);
+  track(child, `child process ${script}`, () => {
+    try {
+      if (detached && child.pid) process.kill(-child.pid, "SIGKILL");
+      else child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  });
   let output = "";
   let signalledAt = 0;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>((resolve) => {
