@@ -2,32 +2,15 @@
 // new/updated counts and errors. Ctrl+C pauses the import; run it again to
 // resume from the last checkpoint.
 //
-//   MILEPOST_TOKEN=$(cat .data/admin-token) npx tsx client-examples/import-progress.ts
+//   npx tsx client-examples/import-progress.ts
 //
 // By default it imports the built-in demo catalogue; IMPORT_SOURCE and
-// IMPORT_CONFIG (JSON) choose another source, MILEPOST_URL another server.
-import { createClient } from "graphql-ws";
-import WebSocket from "ws";
+// IMPORT_CONFIG (JSON) choose another source. MILEPOST_URL and MILEPOST_TOKEN:
+// see milepost.ts. If the server restarts, it reconnects and carries on.
+import { gql, live } from "./milepost.js";
 
-const url = process.env.MILEPOST_URL ?? "http://127.0.0.1:4000/graphql";
-const token = process.env.MILEPOST_TOKEN;
-if (!token) {
-  console.error("Set MILEPOST_TOKEN (the admin token is in .data/admin-token after the first start).");
-  process.exit(2);
-}
 const source = process.env.IMPORT_SOURCE ?? "demo-movies";
 const config = JSON.parse(process.env.IMPORT_CONFIG ?? "{}") as unknown;
-
-async function gql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(body.errors.map((error) => error.message).join("; "));
-  return body.data!;
-}
 
 type View = {
   id: string;
@@ -64,13 +47,16 @@ function draw(view: View): void {
   );
 }
 
-const client = createClient({ url: url.replace(/^http/, "ws"), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` } });
+const client = live();
 let pausing = false;
 process.on("SIGINT", () => {
   if (pausing) process.exit(130);
   pausing = true;
   process.stdout.write("\npausing at the next checkpoint…\n");
-  void gql(`mutation($id: ID!) { pauseImport(id: $id) { id } }`, { id });
+  gql(`mutation($id: ID!) { pauseImport(id: $id) { id } }`, { id }).catch((error: Error) => {
+    console.error(`could not pause: ${error.message}`);
+    process.exit(1);
+  });
 });
 
 for await (const result of client.iterate<{ importUpdated: View }>({ query: `subscription($id: ID!) { importUpdated(id: $id) { ${FIELDS} } }`, variables: { id } })) {

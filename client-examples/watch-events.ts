@@ -1,32 +1,19 @@
 // Prints Milepost's live events, and after a reconnect or a restart of this
 // script, the persisted ones it missed (it keeps the last id it saw).
 //
-//   MILEPOST_TOKEN=$(cat .data/admin-token) npx tsx client-examples/watch-events.ts [IMPORT 42]
+//   npx tsx client-examples/watch-events.ts [IMPORT 42]
 //
-// MILEPOST_URL defaults to http://127.0.0.1:4000/graphql.
+// MILEPOST_URL and MILEPOST_TOKEN: see milepost.ts.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createClient } from "graphql-ws";
-import WebSocket from "ws";
+import { live } from "./milepost.js";
 
-const url = (process.env.MILEPOST_URL ?? "http://127.0.0.1:4000/graphql").replace(/^http/, "ws");
-const token = process.env.MILEPOST_TOKEN;
-if (!token) {
-  console.error("Set MILEPOST_TOKEN (the admin token is in .data/admin-token after the first start).");
-  process.exit(2);
-}
 const [kind, id] = process.argv.slice(2);
 const subject = kind && id ? { kind, id } : null;
-const bookmark = ".watch-events-last-id";
+const bookmark = process.env.WATCH_EVENTS_BOOKMARK ?? ".watch-events-last-id";
 let after: string | null = existsSync(bookmark) ? readFileSync(bookmark, "utf8").trim() : null;
 
-const client = createClient({
-  url,
-  webSocketImpl: WebSocket,
-  connectionParams: { authorization: `Bearer ${token}` },
-  retryAttempts: Infinity, // keep reconnecting; `after` makes the server replay what was missed
-  shouldRetry: () => true,
-  on: { connected: () => console.error(`connected to ${url}${after ? `, replaying after event ${after}` : ""}`) },
-});
+// It reconnects by itself; each subscription passes the last id seen as `after`, so the server replays what was missed.
+const client = live();
 
 const query = `subscription($subject: SubjectInput, $after: ID) {
   events(subject: $subject, after: $after) {
@@ -64,6 +51,8 @@ for (;;) {
     for await (const result of events) {
       if (result.errors) throw new Error(result.errors.map((error) => error.message).join("; "));
       const event = result.data!.events;
+      // After a reconnect the client resubscribes with the `after` it started with: skip what was already shown.
+      if (event.kind !== "PROGRESS" && after !== null && BigInt(event.id) <= BigInt(after)) continue;
       console.log(`${event.at} #${event.id} ${event.subjectKind} ${event.subjectId} ${event.kind} ${describe(event)}`);
       if (event.kind !== "PROGRESS") {
         after = event.id;

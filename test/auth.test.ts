@@ -43,6 +43,15 @@ describe("HTTP", () => {
     expect(response.errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
   });
 
+  it("lets anyone read the schema (GraphiQL's docs load before a token is pasted), and nothing else", async () => {
+    const introspection = await server.gql<{ __schema: { queryType: { name: string } } }>("{ __schema { queryType { name } } }", undefined, null);
+    expect(introspection.data?.__schema.queryType.name).toBe("Query");
+    for (const query of ["{ __schema { queryType { name } } health { ok } }", "{ __typename health { ok } }", "mutation { __typename }", "{ ...F } fragment F on Query { health { ok } }"]) {
+      const refused = await server.gql(query, undefined, null);
+      expect([query, refused.status]).toEqual([query, 401]);
+    }
+  });
+
   it("refuses an unknown token", async () => {
     const response = await server.gql("{ health { ok } }", undefined, "mp_not_a_real_token");
     expect(response.status).toBe(401);

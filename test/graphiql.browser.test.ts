@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { recordEvent } from "../src/core/events.js";
@@ -61,7 +62,7 @@ describe.skipIf(!existsSync(CHROMIUM))("GraphiQL in Chromium", () => {
         { timeout: 20_000, interval: 500 },
       )
       .toContain("hello from the test");
-    await page.screenshot({ path: "/tmp/graphiql-subscription.png" });
+    await page.screenshot({ path: fileURLToPath(new URL("../.artifacts/graphiql-subscription.png", import.meta.url)) }); // ignored by git
     await page.context().close();
   });
 });

@@ -64,4 +64,22 @@ describe("roles and shutdown", () => {
     await client.dispose();
     release(client);
   });
+
+  it("logs the client's mistakes (NOT_FOUND, BAD_USER_INPUT, FORBIDDEN, CONFLICT) below error level", async () => {
+    const token = newSecret();
+    const service = await spawnService({ DATABASE_URL: database.url, MILEPOST_ADMIN_TOKEN: token });
+    const call = (query: string, as = token) => postGraphQL<Record<string, { id: string; token: string }>>(service.url!, { query }, as);
+    const codes: unknown[] = [];
+    codes.push((await call(`mutation { pauseImport(id: "2147483000") { id } }`)).errors?.[0].extensions?.code);
+    codes.push((await call(`mutation { pauseImport(id: "0x10") { id } }`)).errors?.[0].extensions?.code);
+    const viewer = (await call(`mutation { createApiToken(name: "v", role: VIEWER) { token } }`)).data!.createApiToken.token;
+    codes.push((await call(`mutation { pauseImport(id: "1") { id } }`, viewer)).errors?.[0].extensions?.code);
+    const started = await call(`mutation { startImport(input: { source: "demo-movies", config: {}, maxPages: 1 }) { id } }`);
+    const id = started.data!.startImport.id;
+    await expect.poll(async () => (await call(`{ import(id: "${id}") { status } }`)).data?.import, { timeout: 15_000 }).toMatchObject({ status: "COMPLETED" });
+    codes.push((await call(`mutation { resumeImport(id: "${id}") { id } }`)).errors?.[0].extensions?.code);
+    expect(codes).toEqual(["NOT_FOUND", "BAD_USER_INPUT", "FORBIDDEN", "CONFLICT"]);
+    await service.stop();
+    expect(service.output()).not.toMatch(/"level":(50|60)/);
+  });
 });

@@ -1,9 +1,11 @@
 import type { ServerResponse } from "node:http";
+import { Kind, parse } from "graphql";
 import type { YogaInitialContext } from "graphql-yoga";
 import type { WebSocket } from "ws";
 import type { EventHub } from "../core/event-hub.js";
 import { authenticate, secretFrom, type Viewer } from "../auth/tokens.js";
 import { userError } from "../schema/errors.js";
+import { MAX_DOCUMENT_BYTES } from "./limits.js";
 
 /** What every resolver gets, over HTTP and WebSockets alike. */
 export interface Context {
@@ -32,12 +34,36 @@ export type InitialContext = YogaInitialContext & {
   socket?: WebSocket;
 };
 
+/**
+ * Who reads the schema without a token. The schema is no secret (it is
+ * printed in the repository), and GraphiQL fetches it when the page opens,
+ * before a token can be pasted: its Docs pane works at once. Only a
+ * document of nothing but __schema, __type and __typename gets this far.
+ */
+const SCHEMA_READER: Viewer = { tokenId: null, name: "schema reader (no token)", role: "VIEWER" };
+
+function isIntrospectionOnly(query: unknown): boolean {
+  if (typeof query !== "string" || query.length > MAX_DOCUMENT_BYTES) return false;
+  let document;
+  try {
+    document = parse(query);
+  } catch {
+    return false;
+  }
+  return document.definitions.every((definition) => {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) return true; // only reachable from the fields below
+    if (definition.kind !== Kind.OPERATION_DEFINITION || definition.operation !== "query") return false;
+    return definition.selectionSet.selections.every((selection) => selection.kind === Kind.FIELD && ["__schema", "__type", "__typename"].includes(selection.name.value));
+  });
+}
+
 /** The one context factory for HTTP and WebSockets (STYLE.md 5). */
 export function createContextFactory(authOff: boolean, events: EventHub, defaults: Context["defaults"]) {
   return async (initial: InitialContext): Promise<Context> => {
     const disconnect = () => (initial.socket ? initial.socket.terminate() : initial.res?.destroy());
     if (authOff) return { viewer: AUTH_OFF_VIEWER, events, defaults, disconnect };
     const secret = initial.token ?? secretFrom(initial.request.headers.get("authorization"));
+    if (!secret && isIntrospectionOnly(initial.params?.query)) return { viewer: SCHEMA_READER, events, defaults, disconnect };
     if (!secret) throw userError("UNAUTHENTICATED", 'Send a token: "Authorization: Bearer <token>"');
     const viewer = await authenticate(secret);
     if (!viewer) throw userError("UNAUTHENTICATED", "The token is unknown or revoked");

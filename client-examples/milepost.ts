@@ -1,0 +1,72 @@
+// What every client example shares: where the server is and the token, read
+// once from the environment, a GraphQL call over HTTP, and a graphql-ws
+// client that says "reconnecting…" and carries on when the server restarts.
+//
+//   MILEPOST_URL    the GraphQL endpoint (default http://127.0.0.1:4000/graphql)
+//   MILEPOST_TOKEN  a token (the first start saves an ADMIN one in .data/admin-token)
+import { readFileSync } from "node:fs";
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+
+export const url = process.env.MILEPOST_URL ?? "http://127.0.0.1:4000/graphql";
+
+function readToken(): string {
+  if (process.env.MILEPOST_TOKEN) return process.env.MILEPOST_TOKEN;
+  try {
+    return readFileSync(".data/admin-token", "utf8").trim();
+  } catch {
+    console.error("Set MILEPOST_TOKEN to a token (after the first start, the ADMIN token is in .data/admin-token).");
+    process.exit(2);
+  }
+}
+export const token = readToken();
+
+/** A GraphQL call over HTTP; GraphQL errors and an unreachable server become one-line errors. */
+export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch (error) {
+    throw new Error(`cannot reach ${url}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}`);
+  }
+  const body = (await response.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+  if (body.errors?.length) throw new Error(body.errors.map((error) => `${error.extensions?.code ?? "ERROR"}: ${error.message}`).join("; "));
+  return body.data!;
+}
+
+/** Close codes after which retrying cannot help: no token, a bad or revoked one. */
+const FINAL_CLOSE_CODES = new Set([4401, 4403]);
+
+/**
+ * A graphql-ws client that reconnects for as long as it takes (with
+ * backoff), resubscribing its live subscriptions, and says so on stderr
+ * instead of dying with the socket's error event.
+ */
+export function live(): Client {
+  let connectedOnce = false;
+  let reconnecting = false;
+  return createClient({
+    url: url.replace(/^http/, "ws"),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: Number.POSITIVE_INFINITY,
+    shouldRetry: (event) => !FINAL_CLOSE_CODES.has((event as { code?: number }).code ?? 0),
+    on: {
+      connected: () => {
+        if (reconnecting) process.stderr.write(`\nreconnected to ${url}\n`);
+        connectedOnce = true;
+        reconnecting = false;
+      },
+      closed: (event) => {
+        const code = (event as { code?: number }).code ?? 0;
+        if (FINAL_CLOSE_CODES.has(code)) process.stderr.write(`\nthe server refused the token (${code}): check MILEPOST_TOKEN\n`);
+        else if (!reconnecting) process.stderr.write(`\n${connectedOnce ? "connection lost" : `cannot reach ${url}`}; reconnecting…\n`);
+        reconnecting = !FINAL_CLOSE_CODES.has(code);
+      },
+    },
+  });
+}

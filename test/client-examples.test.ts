@@ -1,0 +1,56 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { cloneDatabase } from "./helpers/database.js";
+import { spawnScript, spawnService } from "./helpers/process.js";
+import { newSecret, postGraphQL } from "./helpers/server.js";
+
+let database: Awaited<ReturnType<typeof cloneDatabase>>;
+let scratch: string;
+beforeAll(async () => {
+  database = await cloneDatabase();
+  scratch = await mkdtemp(join(tmpdir(), "milepost-examples-"));
+});
+afterAll(async () => {
+  await database.drop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+it("watch-events says it is reconnecting when the server restarts, and goes on without repeating itself", async () => {
+  const token = newSecret();
+  const port = String(await freePort());
+  const env = { DATABASE_URL: database.url, MILEPOST_ADMIN_TOKEN: token, PORT: port };
+  const startImport = (url: string) =>
+    postGraphQL(url, { query: `mutation { startImport(input: { source: "demo-movies", config: {}, maxPages: 1, resumeExisting: false }) { id } }` }, token);
+
+  let server = await spawnService(env);
+  const watcher = await spawnScript("client-examples/watch-events.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token, WATCH_EVENTS_BOOKMARK: join(scratch, "bookmark") }, null);
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // connected and subscribed
+  await startImport(server.url!);
+  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toMatch(/IMPORT 1 STATUS RUNNING → COMPLETED/);
+
+  expect((await server.stop()).code).toBe(0);
+  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toContain("reconnecting…");
+  server = await spawnService(env);
+  await expect.poll(() => watcher.output(), { timeout: 20_000 }).toContain("reconnected");
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await startImport(server.url!);
+  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toMatch(/IMPORT 2 STATUS RUNNING → COMPLETED/);
+
+  expect(watcher.child.exitCode).toBeNull();
+  expect(watcher.output()).not.toMatch(/ErrorEvent|CloseEvent|\n\s+at /);
+  expect(watcher.output().match(/IMPORT 1 STATUS RUNNING → COMPLETED/g)).toHaveLength(1);
+  await watcher.stop("SIGINT");
+  await server.stop();
+}, 90_000);
