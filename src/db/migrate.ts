@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { Logger } from "../logger.js";
@@ -15,7 +16,7 @@ const PRISMA_MIGRATE_LOCK = 72707369;
  * migrate deploy` and `migrate status` stay usable where the CLI works. Each
  * migration runs in its own transaction; concurrent starters wait on the lock.
  */
-export async function applyMigrations(databaseUrl: string, log: Logger): Promise<string[]> {
+export async function applyMigrations(databaseUrl: string, log: Logger, directory: string = MIGRATIONS_DIR): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -33,13 +34,13 @@ export async function applyMigrations(databaseUrl: string, log: Logger): Promise
       `SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
     );
     const applied = new Map(done.rows.map((row) => [row.migration_name, row.checksum]));
-    const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
+    const names = (await readdir(directory, { withFileTypes: true }))
       .filter((entry) => entry.isDirectory())
       .map((entry) => entry.name)
       .sort();
     const ran: string[] = [];
     for (const name of names) {
-      const sql = await readFile(`${MIGRATIONS_DIR}${name}/migration.sql`, "utf8");
+      const sql = await readFile(join(directory, name, "migration.sql"), "utf8");
       const checksum = createHash("sha256").update(sql).digest("hex");
       const appliedChecksum = applied.get(name);
       if (appliedChecksum !== undefined) {

@@ -15,7 +15,8 @@ import { QUEUES, sendJob, startWorkers, wakeWorkers } from "./queues.js";
 
 /** Unexpected failures in a row (a bug, the database away) before an import is failed rather than retried. */
 const MAX_CRASHES = 3;
-const CRASH_BACKOFF_MS = 5000;
+/** The wait before a crashed import runs again, times the crashes in a row: five retry delays (5 s by default). */
+const CRASH_BACKOFF_RETRY_DELAYS = 5;
 /**
  * How often each worker looks for imports nobody runs: a RUNNING one whose
  * lease went stale (its worker died) or a WAITING one long past its time.
@@ -31,7 +32,7 @@ const LOST_PENDING_MS = 5 * 60_000;
  * rule 7), so the import is retried from its last one after a backoff, and
  * failed after MAX_CRASHES in a row.
  */
-async function recordCrash(importId: number, owner: string, error: unknown, log: Logger): Promise<void> {
+async function recordCrash(importId: number, owner: string, error: unknown, retryDelayMs: number, log: Logger): Promise<void> {
   log.error({ err: error, importId }, "import run failed unexpectedly");
   await prisma().$transaction(async (tx) => {
     const row = await lockImport(tx, importId);
@@ -46,7 +47,7 @@ async function recordCrash(importId: number, owner: string, error: unknown, log:
     // A crash that is retried is not the import's error: it goes to the log, and lastError stays for what the import recorded.
     await tx.import.update({ where: { id: importId }, data: { crashCount: crashes, leaseOwner: null } });
     await recordEvent(tx, { kind: "LOG", subjectKind: "IMPORT", subjectId: importId, level: "WARNING", message: `${message}; retrying from the last checkpoint` });
-    await sendJob("importRun", { importId }, { tx, startAfter: new Date(Date.now() + CRASH_BACKOFF_MS * crashes) });
+    await sendJob("importRun", { importId }, { tx, startAfter: new Date(Date.now() + retryDelayMs * CRASH_BACKOFF_RETRY_DELAYS * crashes) });
   });
 }
 
@@ -54,12 +55,9 @@ async function recordCrash(importId: number, owner: string, error: unknown, log:
  * Re-sends the job of every import no worker is running although it should
  * be: a RUNNING one whose lease went stale or that was handed over, a WAITING
  * one long past its time, a PENDING one whose job was lost (e.g. it failed
- * while the database was away). A lease is judged stale only after this
- * process has seen the database up for longer than a lease lasts, so an
- * outage does not take work from the workers that held it through it.
+ * while the database was away).
  */
 export async function sweepStaleImports(now = Date.now()): Promise<number> {
-  if (now - databaseUpSince() < LEASE_STALE_MS + 2 * LEASE_RENEW_MS) return 0;
   const stale = await prisma().import.findMany({
     where: {
       OR: [
@@ -109,15 +107,17 @@ export async function startImportWorkers(boss: PgBoss, config: Config, owner: st
           if (error instanceof LeaseLostError) log.info({ importId }, "another worker took the import over");
           else if (reportDatabaseError(error, "import run")) {
             if (await waitForDatabase(shutdown)) continue; // from its last checkpoint, with its own lease
-          } else await recordCrash(importId, runDeps.owner, error, log).catch((failure: unknown) => log.error({ err: failure, importId }, "could not record a crash"));
+          } else await recordCrash(importId, runDeps.owner, error, config.RETRY_DELAY_MS, log).catch((failure: unknown) => log.error({ err: failure, importId }, "could not record a crash"));
         }
         break;
       }
     }
   };
   await startWorkers(boss, "importRun", config.WORKER_CONCURRENCY, handle);
+  // A lease is judged stale only once this process has seen the database up for longer than a lease
+  // lasts: an outage must not take work from the workers that held it through the outage.
   const sweep = () =>
-    sweepStaleImports().then(
+    (Date.now() - databaseUpSince() < LEASE_STALE_MS + 2 * LEASE_RENEW_MS ? Promise.resolve(0) : sweepStaleImports()).then(
       (count) => count && log.info({ count }, "resuming imports no worker was running"),
       (error) => reportDatabaseError(error, "sweep") || log.warn({ err: error }, "stale-import sweep failed; trying again"),
     );

@@ -81,7 +81,9 @@ function withoutConfigQuery(config: HttpJsonConfig, link: string): string {
 export function nextLink(header: string | null, base: string): string | null {
   for (const part of header?.split(/,(?=\s*<)/) ?? []) {
     const match = /<([^>]*)>(.*)/.exec(part.trim());
-    if (match && /;\s*rel="?([^";]*\s)?next(\s[^";]*)?"?/i.test(match[2])) return new URL(match[1], base).toString();
+    const rel = match && /;\s*rel\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(match[2]);
+    const values = rel ? (rel[1] ?? rel[2]).toLowerCase().split(/\s+/) : [];
+    if (match && values.includes("next")) return new URL(match[1], base).toString();
   }
   return null;
 }
