@@ -52,6 +52,7 @@ it(`survives the database going away for ${OUTAGE_MS / 1000} s mid-import: alive
   const view = async () => (await gql<{ import: View }>(`query($id: ID!) { import(id: $id) { ${FIELDS} } }`, { id })).data?.import;
   await expect.poll(async () => (await view())?.pagesDone ?? 0, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(4);
 
+  const pagesAtCut = (await view())!.pagesDone;
   await proxy.cut();
   const cutAt = Date.now();
   // Answering during the outage: health says so, the probes too.
@@ -67,18 +68,20 @@ it(`survives the database going away for ${OUTAGE_MS / 1000} s mid-import: alive
 
   await proxy.restore();
   const restoredAt = Date.now();
+  let firstProgressMs: number | undefined;
   let done: View | undefined;
   await expect
     .poll(
       async () => {
         done = await view();
+        if (firstProgressMs === undefined && done && done.pagesDone > pagesAtCut) firstProgressMs = Date.now() - restoredAt;
         return done?.status;
       },
       { timeout: 60_000, interval: 200 },
     )
     .toBe("COMPLETED");
   const recoveryMs = Date.now() - restoredAt;
-  console.log(JSON.stringify({ outageMs: restoredAt - cutAt, completedAfterRestoreMs: recoveryMs }));
+  console.log(JSON.stringify({ outageMs: restoredAt - cutAt, checkpointsAgainAfterMs: firstProgressMs, completedAfterRestoreMs: recoveryMs, pagesAtCut }));
 
   expect(done).toMatchObject({ pagesDone: 20, itemsProcessed: 400, itemsNew: 400, itemsUpdated: 0, itemsUnchanged: 0, lastError: null });
   const records = await gql<{ records: { totalCount: number } }>(`{ records(dataset: "outage") { totalCount } }`);
