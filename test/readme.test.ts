@@ -7,3 +7,10 @@ it("shows the configuration table of src/config.ts (npm run config:table)", () =
   const between = readme.split("<!-- config-table:start -->\n")[1]?.split("<!-- config-table:end -->")[0];
   expect(between?.trim()).toBe(configTable());
 });
+
+it("documents the repository from within it: no link leaves for files a user does not have", () => {
+  for (const file of ["../README.md", "../docs/architecture.md"]) {
+    const text = readFileSync(new URL(file, import.meta.url), "utf8");
+    expect([file, text.match(/\.\.\/shared|DESIGN\.md|STYLE\.md/g)]).toEqual([file, null]);
+  }
+});

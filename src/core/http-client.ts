@@ -8,7 +8,7 @@ export type ResponseAction = "retry" | "skip" | "stop" | "fail";
 
 /**
  * A rate limit that ends within this long is waited out in place; a longer
- * one puts the work in WAITING and frees the worker (DESIGN.md rule 6).
+ * one puts the work in WAITING and frees the worker (docs/architecture.md, rule 6).
  */
 export const INLINE_WAIT_MS = 5000;
 /** Without Retry-After or X-RateLimit-Reset, a 429 closes the upstream this long. */

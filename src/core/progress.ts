@@ -6,7 +6,7 @@ import type { Logger } from "../logger.js";
 type ProgressInput = Omit<ProgressEvent, "id" | "at" | "kind">;
 
 /**
- * At most 4 PROGRESS events a second per subject (DESIGN.md rule 9): a
+ * At most 4 PROGRESS events a second per subject (docs/architecture.md, rule 9): a
  * dashboard cannot show more, and a fast import would otherwise flood every
  * subscriber. The latest value always goes out (trailing edge).
  */

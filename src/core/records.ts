@@ -19,7 +19,7 @@ function holdsNul(value: unknown): boolean {
 
 /**
  * Writes records under (dataset, externalId) and lets the database say what
- * each one was (DESIGN.md rule 4), inside the statement that moves the
+ * each one was (docs/architecture.md, rule 4), inside the statement that moves the
  * counters, so records and counts commit together or not at all. Nothing is
  * written unless `guard` (a CTE of that statement, e.g. the held lease)
  * holds a row.

@@ -57,7 +57,7 @@ function isIntrospectionOnly(query: unknown): boolean {
   });
 }
 
-/** The one context factory for HTTP and WebSockets (STYLE.md 5). */
+/** The one context factory for HTTP and WebSockets. */
 export function createContextFactory(authOff: boolean, events: EventHub, defaults: Context["defaults"]) {
   return async (initial: InitialContext): Promise<Context> => {
     const disconnect = () => (initial.socket ? initial.socket.terminate() : initial.res?.destroy());

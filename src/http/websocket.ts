@@ -34,7 +34,7 @@ function tokenOf(params: ConnectionParams): string | undefined {
 
 /**
  * graphql-ws on the HTTP server's port and GraphQL path. Operations go
- * through Yoga's envelop (STYLE.md 5), so auth, masking, limits and plugins
+ * through Yoga's envelop, so auth, masking, limits and plugins
  * are the same as over HTTP. The token is checked on connect (4401 without
  * one, 4403 for a bad one) and again for every operation.
  */

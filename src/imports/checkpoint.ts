@@ -92,7 +92,7 @@ async function advanced(db: Pick<Tx, "$queryRaw">, statement: Prisma.Sql, id: nu
 }
 
 /**
- * One checkpoint, one transaction (DESIGN.md rule 2): the records of the
+ * One checkpoint, one transaction (docs/architecture.md, rule 2): the records of the
  * pages since the last one, the new cursor, the counters, the errors, the
  * CHECKPOINT event and, when the run ends here, the status change and the
  * job that resumes it. Counters move only with the records they count, so a

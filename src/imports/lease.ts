@@ -82,7 +82,7 @@ export interface LeaseState {
   cancelRequested: boolean;
 }
 
-/** Renews the lease and reads the cooperative flags (DESIGN.md rule 5). */
+/** Renews the lease and reads the cooperative flags (docs/architecture.md, rule 5). */
 export async function renewLease(id: number, owner: string): Promise<LeaseState> {
   const rows = await prisma().$queryRaw<{ pauseRequested: boolean; cancelRequested: boolean }[]>`
     UPDATE "Import" SET "leaseAt" = ${new Date()} WHERE id = ${id} AND "leaseOwner" = ${owner} AND status = 'RUNNING'

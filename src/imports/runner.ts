@@ -128,7 +128,7 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
 
 /**
  * A checkpoint that fails because the database is away is committed again
- * once it is back (DESIGN.md rule 7): the statement rolled back whole, and
+ * once it is back (docs/architecture.md, rule 7): the statement rolled back whole, and
  * its lease guard makes the retry write nothing if another worker took the
  * import meanwhile. Meanwhile no page is fetched beyond the one in flight.
  */
@@ -202,7 +202,7 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
       return undefined;
     }
     if (error.transient) {
-      // The source cannot go past this page: wait and try it again later (DESIGN.md rule 6). The page
+      // The source cannot go past this page: wait and try it again later (docs/architecture.md, rule 6). The page
       // is not an error of the import (it will be fetched again); the streak still counts it.
       batch.errors.pop();
       return { status: "WAITING", reason: `Page ${page + 1} keeps failing; trying again later: ${error.message}`, resumeAt: new Date(Date.now() + Math.max(deps.retryDelayMs, 1000) * 30), waitingOn: null };

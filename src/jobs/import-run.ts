@@ -28,7 +28,7 @@ const OVERDUE_WAIT_MS = 30_000;
 const LOST_PENDING_MS = 5 * 60_000;
 
 /**
- * An unexpected error: the checkpoint in flight was rolled back (DESIGN.md
+ * An unexpected error: the checkpoint in flight was rolled back (docs/architecture.md,
  * rule 7), so the import is retried from its last one after a backoff, and
  * failed after MAX_CRASHES in a row.
  */

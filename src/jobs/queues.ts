@@ -3,8 +3,8 @@ import { z } from "zod";
 import type { Tx } from "../db/client.js";
 
 /**
- * Every pg-boss queue, declared once (STYLE.md 7). A job carries ids only;
- * its handler reads the state from the tables (DESIGN.md rule 1).
+ * Every pg-boss queue, declared once. A job carries ids only;
+ * its handler reads the state from the tables (docs/architecture.md, rule 1).
  */
 export const QUEUES = {
   /**
@@ -46,7 +46,7 @@ function inTransaction(tx: Tx): PgBoss.Db {
   };
 }
 
-/** Sends a job, inside `tx` when given (STYLE.md 7: enqueue with the row that needs it). */
+/** Sends a job, inside `tx` when given (enqueue with the row that needs it). */
 export async function sendJob<Q extends QueueName>(queue: Q, payload: Payload<Q>, options: { tx?: Tx; startAfter?: Date } = {}): Promise<void> {
   if (!current) throw new Error("pg-boss is not started");
   const { name, payload: schema } = QUEUES[queue];

@@ -26,7 +26,7 @@ function fieldComplexity(args: Record<string, unknown>, _ctx: Context, field: Gr
   return isListType(getNullableType(field.type)) ? { field: 1, multiplier: ASSUMED_LIST_ITEMS } : 1;
 }
 
-/** The schema builder: plugins, scalars and root types only (STYLE.md 1). */
+/** The schema builder: plugins, scalars and root types only. */
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
