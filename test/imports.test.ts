@@ -100,15 +100,20 @@ describe("imports", () => {
     }
   });
 
-  it("fails at once on a 401 on the first page, saying why", async () => {
+  it("fails at once on a 401 on the first page, saying why; resumed once fixed, it completes without the stale error", async () => {
     demo.upstream.options.faults.apiKey = "needed";
+    let failed: ImportView;
     try {
-      const failed = await runToEnd({ source: "http-json", dataset: "denied", config: tmdbConfig() }, "FAILED");
+      failed = await runToEnd({ source: "http-json", dataset: "denied", config: tmdbConfig() }, "FAILED");
       expect(failed.lastError).toMatch(/HTTP 401/);
       expect(failed.pagesDone).toBe(0);
     } finally {
       demo.upstream.options.faults.apiKey = null;
     }
+    const after = await lastEventId(failed.id);
+    expect((await mutate("resumeImport", failed.id)).errors).toBeUndefined();
+    const done = await waitFor(failed.id, "COMPLETED", after);
+    expect(done).toMatchObject({ itemsProcessed: 200, lastError: null });
   });
 
   it.each([

@@ -187,9 +187,10 @@ async function runPages(source: AnySource, config: unknown, start: Import, deps:
   };
 
   const skipOrEnd = (error: UpstreamError): Ending | undefined => {
-    batch.errors.push({ page: page + 1, httpStatus: error.httpStatus, message: error.message, attempts: error.attempts } satisfies PageError);
+    // A page that ends the import is not one of its errors: it is why it ended (and, resumed, it is fetched again).
     if (error.action === "fail") return { status: "FAILED", reason: error.message };
     if (error.action === "stop") return { status: "COMPLETED", reason: `The upstream ended the import: ${error.message}` };
+    batch.errors.push({ page: page + 1, httpStatus: error.httpStatus, message: error.message, attempts: error.attempts } satisfies PageError);
     // An import whose pages keep failing is misconfigured or its upstream is down: it must end, not page on forever.
     if (++batch.failureStreak >= deps.maxConsecutiveFailures) {
       return { status: "FAILED", reason: `${batch.failureStreak} pages failed in a row (MAX_CONSECUTIVE_PAGE_FAILURES); last: ${error.message}` };
