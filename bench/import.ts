@@ -17,7 +17,7 @@ import pg from "pg";
 import { loadConfig } from "../src/config.js";
 import { prisma } from "../src/db/client.js";
 import { createService } from "../src/service.js";
-import { startImport } from "../src/imports/commands.js";
+import { startImport } from "../src/work/imports/commands.js";
 
 const ITEMS = 100_000;
 const PAGE = 200;

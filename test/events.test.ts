@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordEvent } from "../src/core/events.js";
-import { canTransition, FINISHED, transition } from "../src/core/status.js";
+import { recordEvent } from "../src/engine/events.js";
+import { canTransition, FINISHED, transition } from "../src/engine/status.js";
 import { prisma } from "../src/db/client.js";
 import { spawnScript } from "./helpers/process.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { recordEvent } from "../src/core/events.js";
+import { recordEvent } from "../src/engine/events.js";
 import { prisma } from "../src/db/client.js";
 import { release, track } from "./helpers/resources.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";

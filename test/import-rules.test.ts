@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closedUntil, closeUpstream, cooldownKey } from "../src/core/cooldowns.js";
+import { closedUntil, closeUpstream, cooldownKey } from "../src/engine/cooldowns.js";
 import { startDemoServer } from "../src/demo/upstream.js";
 import { prisma } from "../src/db/client.js";
-import { cleanupFailedImports } from "../src/imports/commands.js";
-import { LEASE_STALE_MS } from "../src/imports/lease.js";
+import { cleanupFailedImports } from "../src/work/imports/commands.js";
+import { LEASE_STALE_MS } from "../src/engine/lease.js";
 import { sweepStaleImports } from "../src/jobs/import-run.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

@@ -1,8 +1,8 @@
 // Unit tests of the rules the engine applies to what upstreams send back and to errors.
 import { describe, expect, it } from "vitest";
-import { describeError } from "../src/core/error-text.js";
-import { rateLimitEnd } from "../src/core/http-client.js";
-import { configureSecrets, parseGrant, redactDeep, redactText } from "../src/core/secrets.js";
+import { describeError } from "../src/engine/error-text.js";
+import { rateLimitEnd } from "../src/engine/http-client.js";
+import { configureSecrets, parseGrant, redactDeep, redactText } from "../src/engine/secrets.js";
 import { isDatabaseUnavailable } from "../src/db/availability.js";
 import { nextLink } from "../src/sources/http-json.js";
 

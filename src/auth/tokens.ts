@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Role } from "../generated/prisma/enums.js";
-import { noticeRevoked } from "../core/events.js";
+import { noticeRevoked } from "../engine/events.js";
 import { isDatabaseUnavailable } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";

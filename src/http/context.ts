@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import { Kind, parse } from "graphql";
 import type { YogaInitialContext } from "graphql-yoga";
 import type { WebSocket } from "ws";
-import type { EventHub } from "../core/event-hub.js";
+import type { EventHub } from "../engine/event-hub.js";
 import { authenticate, secretFrom, type Viewer } from "../auth/tokens.js";
 import { userError } from "../schema/errors.js";
 import { MAX_DOCUMENT_BYTES } from "./limits.js";

@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { GraphQLError, type ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { EventHub } from "../core/event-hub.js";
+import type { EventHub } from "../engine/event-hub.js";
 import { authenticate, secretFrom } from "../auth/tokens.js";
 import { logger } from "../logger.js";
 import { withContractCode } from "../schema/errors.js";

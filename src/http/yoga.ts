@@ -1,6 +1,6 @@
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
-import type { EventHub } from "../core/event-hub.js";
+import type { EventHub } from "../engine/event-hub.js";
 import { logger } from "../logger.js";
 import { useMutationRole } from "../schema/authorize.js";
 import { maskError } from "../schema/errors.js";

@@ -2,15 +2,15 @@ import { randomUUID } from "node:crypto";
 import type PgBoss from "pg-boss";
 import { databaseUpSince, reportDatabaseError, waitForDatabase } from "../db/availability.js";
 import { prisma } from "../db/client.js";
-import { describeError } from "../core/error-text.js";
-import { recordEvent } from "../core/events.js";
-import { createHttpClient } from "../core/http-client.js";
-import { transition } from "../core/status.js";
+import { describeError } from "../engine/error-text.js";
+import { recordEvent } from "../engine/events.js";
+import { createHttpClient } from "../engine/http-client.js";
+import { transition } from "../engine/status.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
-import { LeaseLostError } from "../imports/checkpoint.js";
-import { lockImport, LEASE_RENEW_MS, LEASE_STALE_MS } from "../imports/lease.js";
-import { runImport, type RunnerDeps } from "../imports/runner.js";
+import { LeaseLostError } from "../work/imports/checkpoint.js";
+import { lockImport, LEASE_RENEW_MS, LEASE_STALE_MS } from "../engine/lease.js";
+import { runImport, type RunnerDeps } from "../work/imports/run.js";
 import { QUEUES, sendJob, startWorkers, wakeWorkers } from "./queues.js";
 
 /** Unexpected failures in a row (a bug, the database away) before an import is failed rather than retried. */

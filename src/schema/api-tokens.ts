@@ -4,7 +4,7 @@ import { prisma } from "../db/client.js";
 import type { ApiToken } from "../generated/prisma/client.js";
 import { builder } from "./builder.js";
 import { requireRole } from "./authorize.js";
-import { notFound, parseId, parseInput } from "./errors.js";
+import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
 
 export const RoleEnum = builder.enumType("Role", {
   values: {
@@ -70,7 +70,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       requireRole(ctx, "ADMIN");
       const id = parseId(args.id);
-      if (!(await revokeToken(id))) throw notFound("ApiToken", id);
+      if (!(await revokeToken(id))) throw new NotFoundError("ApiToken", id);
       return prisma().apiToken.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),

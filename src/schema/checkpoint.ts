@@ -1,4 +1,4 @@
-import type { Checkpoint, CheckpointLevel } from "../core/events.js";
+import type { Checkpoint, CheckpointLevel } from "../engine/events.js";
 import { builder } from "./builder.js";
 
 export const CheckpointLevelRef = builder.objectRef<CheckpointLevel>("CheckpointLevel").implement({

@@ -11,11 +11,11 @@ import {
   type MilepostEvent,
   type ProgressEvent,
   type StatusEvent,
-} from "../core/events.js";
+} from "../engine/events.js";
 import type { Context } from "../http/context.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
-import { parseEventId, parseId, parseInput } from "./errors.js";
+import { parseEventId, parseId, parseInput } from "../engine/errors.js";
 import { listen, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
 

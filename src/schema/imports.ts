@@ -1,17 +1,17 @@
 import { z } from "zod";
 import type { Import } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import type { Checkpoint, CheckpointLevel } from "../core/events.js";
-import { redactSecrets } from "../core/secrets.js";
-import { cancelImport, cleanupFailedImports, pauseImport, resumeImport, retryImportNow, startImport } from "../imports/commands.js";
-import { importMetrics } from "../imports/metrics.js";
-import { importAfterEvent } from "../imports/shared-read.js";
+import type { Checkpoint, CheckpointLevel } from "../engine/events.js";
+import { redactSecrets } from "../engine/secrets.js";
+import { cancelImport, cleanupFailedImports, pauseImport, resumeImport, retryImportNow, startImport } from "../work/imports/commands.js";
+import { importMetrics } from "../work/imports/metrics.js";
+import { importAfterEvent } from "../engine/shared-read.js";
 import { listSources } from "../sources/registry.js";
 import type { AnySource } from "../sources/types.js";
 import { requireRole } from "./authorize.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
-import { notFound, parseId, parseInput } from "./errors.js";
+import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
 import type { Context } from "../http/context.js";
 import { listen, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
@@ -263,7 +263,7 @@ async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
   const live = listen(ctx, { kind: "IMPORT", id });
   try {
     const snapshot = await prisma().import.findUnique({ where: { id } });
-    if (!snapshot) throw notFound("Import", id);
+    if (!snapshot) throw new NotFoundError("Import", id);
     yield snapshot;
     for await (const event of live) {
       const row = await importAfterEvent(id, event.id);

@@ -1,4 +1,4 @@
-import { ListenerClosedError, type ListenOptions, type Listener } from "../core/event-hub.js";
+import { ListenerClosedError, type ListenOptions, type Listener } from "../engine/event-hub.js";
 import type { Context } from "../http/context.js";
 import { logger } from "../logger.js";
 import { userError } from "./errors.js";

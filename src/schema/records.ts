@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { prisma } from "../db/client.js";
 import { builder } from "./builder.js";
-import { parseInput } from "./errors.js";
+import { parseInput } from "../engine/errors.js";
 
 builder.prismaObject("ImportedRecord", {
   description: "A record that an import or collector wrote, keyed by (dataset, externalId).",

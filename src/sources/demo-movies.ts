@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { httpUrl, secretOr } from "../core/config-schemas.js";
+import { httpUrl, secretOr } from "../engine/config-schemas.js";
 import { httpJson } from "./http-json.js";
 import { defineSource } from "./types.js";
 

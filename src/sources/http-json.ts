@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { UpstreamError } from "../core/http-client.js";
-import { getPath, type JsonValue } from "../core/json.js";
-import { httpUrl, secretOr } from "../core/config-schemas.js";
+import { UpstreamError } from "../engine/http-client.js";
+import { getPath, type JsonValue } from "../engine/json.js";
+import { httpUrl, secretOr } from "../engine/config-schemas.js";
 import { defineSource } from "./types.js";
 
 const queryValue = secretOr(z.union([z.string(), z.number(), z.boolean()]));

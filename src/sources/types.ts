@@ -1,8 +1,8 @@
 import type { z } from "zod";
-import type { CheckpointLevel } from "../core/events.js";
-import type { HttpClient } from "../core/http-client.js";
-import type { JsonValue } from "../core/json.js";
-import type { LogLevel } from "../core/events.js";
+import type { CheckpointLevel } from "../engine/events.js";
+import type { HttpClient } from "../engine/http-client.js";
+import type { JsonValue } from "../engine/json.js";
+import type { LogLevel } from "../engine/events.js";
 
 /** One item a source yields; it is stored under (dataset, externalId). */
 export interface SourceRecord {

@@ -1,16 +1,16 @@
-import type { Import } from "../generated/prisma/client.js";
-import { reportDatabaseError, waitForDatabase } from "../db/availability.js";
-import { prisma } from "../db/client.js";
-import { recordEvent, type CheckpointLevel } from "../core/events.js";
-import { RateLimitedError, UpstreamError, type HttpClient } from "../core/http-client.js";
-import type { JsonValue } from "../core/json.js";
-import { createProgressReporter } from "../core/progress.js";
-import { MissingSecretError } from "../core/secrets.js";
-import type { Logger } from "../logger.js";
-import { getSource } from "../sources/registry.js";
-import type { AnySource, SourcePage } from "../sources/types.js";
+import type { Import } from "../../generated/prisma/client.js";
+import { reportDatabaseError, waitForDatabase } from "../../db/availability.js";
+import { prisma } from "../../db/client.js";
+import { recordEvent, type CheckpointLevel } from "../../engine/events.js";
+import { RateLimitedError, UpstreamError, type HttpClient } from "../../engine/http-client.js";
+import type { JsonValue } from "../../engine/json.js";
+import { createProgressReporter } from "../../engine/progress.js";
+import { MissingSecretError } from "../../engine/secrets.js";
+import type { Logger } from "../../logger.js";
+import { getSource } from "../../sources/registry.js";
+import type { AnySource, SourcePage } from "../../sources/types.js";
 import { commitCheckpoint, emptyBatch, type Batch, type Ending, type PageError } from "./checkpoint.js";
-import { claimImport, LEASE_RENEW_MS, renewLease, type LeaseState } from "./lease.js";
+import { claimImport, LEASE_RENEW_MS, renewLease, type LeaseState } from "../../engine/lease.js";
 import { importMetrics } from "./metrics.js";
 
 export interface RunnerDeps {

@@ -1,4 +1,4 @@
-import type { Import } from "../generated/prisma/client.js";
+import type { Import } from "../../generated/prisma/client.js";
 
 export interface ImportMetrics {
   /** The pages this import will fetch: the upstream's total, capped by maxPages. */

@@ -1,12 +1,12 @@
-import { Prisma, type Import } from "../generated/prisma/client.js";
-import { prisma, type Tx } from "../db/client.js";
-import { eventCtes, NOTIFY_NOTICE, type CheckpointLevel } from "../core/events.js";
-import type { JsonValue } from "../core/json.js";
-import { recordWrites, type RecordWrites } from "../core/records.js";
-import { redactDeep, redactText } from "../core/secrets.js";
-import { FINISHED, transition } from "../core/status.js";
-import { sendJob } from "../jobs/queues.js";
-import type { SourceRecord } from "../sources/types.js";
+import { Prisma, type Import } from "../../generated/prisma/client.js";
+import { prisma, type Tx } from "../../db/client.js";
+import { eventCtes, NOTIFY_NOTICE, type CheckpointLevel } from "../../engine/events.js";
+import type { JsonValue } from "../../engine/json.js";
+import { recordWrites, type RecordWrites } from "../../engine/records.js";
+import { redactDeep, redactText } from "../../engine/secrets.js";
+import { FINISHED, transition } from "../../engine/status.js";
+import { sendJob } from "../../jobs/queues.js";
+import type { SourceRecord } from "../../sources/types.js";
 
 /** A page (or its items) that could not be imported. */
 export interface PageError {

@@ -1,7 +1,7 @@
 import type { Import } from "../generated/prisma/client.js";
 import { prisma, type Tx } from "../db/client.js";
-import { recordEvent } from "../core/events.js";
-import { transition } from "../core/status.js";
+import { recordEvent } from "./events.js";
+import { transition } from "./status.js";
 
 /**
  * A worker holds an import by its lease: `leaseOwner` and a `leaseAt` it

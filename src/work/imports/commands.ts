@@ -1,15 +1,15 @@
 import { z } from "zod";
-import { Prisma, type Import } from "../generated/prisma/client.js";
-import { prisma, type Tx } from "../db/client.js";
-import { openUpstream } from "../core/cooldowns.js";
-import { recordEvent } from "../core/events.js";
-import { canonicalJson, sha256 } from "../core/json.js";
-import { assertSecretsAllowed, SecretNotAllowedError } from "../core/secrets.js";
-import { IllegalTransitionError, transition } from "../core/status.js";
-import { sendJob, wakeWorkers } from "../jobs/queues.js";
-import { notFound, parseInput, userError } from "../schema/errors.js";
-import { getSource, listSources } from "../sources/registry.js";
-import { lockImport } from "./lease.js";
+import { Prisma, type Import } from "../../generated/prisma/client.js";
+import { prisma, type Tx } from "../../db/client.js";
+import { openUpstream } from "../../engine/cooldowns.js";
+import { recordEvent } from "../../engine/events.js";
+import { canonicalJson, sha256 } from "../../engine/json.js";
+import { assertSecretsAllowed, SecretNotAllowedError } from "../../engine/secrets.js";
+import { IllegalTransitionError, transition } from "../../engine/status.js";
+import { sendJob, wakeWorkers } from "../../jobs/queues.js";
+import { InputError, NotFoundError, parseInput } from "../../engine/errors.js";
+import { getSource, listSources } from "../../sources/registry.js";
+import { lockImport } from "../../engine/lease.js";
 
 export const startImportInput = z.object({
   source: z.string().min(1),
@@ -37,14 +37,14 @@ export async function startImport(raw: unknown, defaultCheckpointEvery: number):
   const source = getSource(input.source);
   if (!source) {
     const known = listSources().map((s) => s.name).join(", ");
-    throw userError("BAD_USER_INPUT", `Unknown source "${input.source}"; known: ${known}`, { fields: ["input.source"] });
+    throw new InputError(`Unknown source "${input.source}"; known: ${known}`, ["input.source"]);
   }
   const config = parseInput(source.config, input.config ?? {}, ["input", "config"]) as Prisma.InputJsonValue;
   try {
     assertSecretsAllowed(config);
   } catch (error) {
     if (!(error instanceof SecretNotAllowedError)) throw error;
-    throw userError("BAD_USER_INPUT", error.message, { fields: [["input", "config", ...error.path].join(".")] });
+    throw new InputError(error.message, [["input", "config", ...error.path].join(".")]);
   }
   const dataset = input.dataset ?? source.name;
   const configKey = sha256(canonicalJson({ source: source.name, dataset, config }));
@@ -101,7 +101,7 @@ async function requeue(tx: Tx, row: Import, reason: string): Promise<Import> {
 async function withImport(id: number, change: (tx: Tx, row: Import) => Promise<Import>): Promise<Import> {
   return prisma().$transaction(async (tx) => {
     const row = await lockImport(tx, id);
-    if (!row) throw notFound("Import", id);
+    if (!row) throw new NotFoundError("Import", id);
     return change(tx, row);
   });
 }
@@ -143,7 +143,7 @@ export async function resumeImport(id: number): Promise<Import> {
 /** Like resume, but a WAITING import's rate-limit cooldown is lifted too, for every import of that upstream. */
 export async function retryImportNow(id: number): Promise<Import> {
   const row = await prisma().import.findUnique({ where: { id } });
-  if (!row) throw notFound("Import", id);
+  if (!row) throw new NotFoundError("Import", id);
   if (row.waitingOn) await openUpstream(row.waitingOn);
   return resumeImport(id);
 }
