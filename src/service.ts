@@ -11,13 +11,13 @@ import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";
 import { answerProbe } from "./http/probes.js";
 import { assertPortFree } from "./http/port.js";
-import { onDatabaseChange, stopWatchingDatabase, watchDatabase } from "./db/availability.js";
+import { stopWatchingDatabase, watchDatabase } from "./db/availability.js";
 import { attachWebSockets } from "./http/websocket.js";
 import { createGraphQLServer } from "./http/yoga.js";
 import { startBoss } from "./jobs/boss.js";
 import { startHeartbeat } from "./jobs/heartbeat.js";
-import { startImportWorkers } from "./jobs/import-run.js";
-import { createQueues, pauseWorkers, resumeWorkers, setBoss } from "./jobs/queues.js";
+import { startWorkerRole } from "./jobs/workers.js";
+import { createQueues, setBoss } from "./jobs/queues.js";
 import { createDemoUpstream } from "./demo/upstream.js";
 import { demoMoviesSource } from "./sources/demo-movies.js";
 import { httpJson } from "./sources/http-json.js";
@@ -136,9 +136,7 @@ export function createService(config: Config): Service {
       setBoss(boss);
       heartbeat = await startHeartbeat(config.MILEPOST_ROLE, logger);
       if (config.MILEPOST_ROLE !== "api") {
-        workers = await startImportWorkers(boss, config, heartbeat.id, shutdown.signal, logger);
-        // While the database is away, workers stop asking for work (each poll would fail) and start again once it is back.
-        onDatabaseChange((up) => void (up ? resumeWorkers() : pauseWorkers()).catch((error: unknown) => logger.warn({ err: error }, "could not pause or resume the workers")));
+        workers = await startWorkerRole(boss, { config, owner: heartbeat.id, shutdown: shutdown.signal, log: logger });
       }
       if (config.MILEPOST_ROLE !== "worker") api = await startApi(config, database.url);
       logger.info({ role: config.MILEPOST_ROLE, url: api?.url }, "milepost started");

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordEvent } from "../src/engine/events.js";
 import { canTransition, FINISHED, transition } from "../src/engine/status.js";
+import type { Import } from "../src/generated/prisma/client.js";
+import { IMPORT_KIND } from "../src/work/imports/kind.js";
 import { prisma } from "../src/db/client.js";
 import { spawnScript } from "./helpers/process.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -38,15 +40,24 @@ describe("status machine", () => {
     expect(FINISHED).toEqual(["COMPLETED", "FAILED", "CANCELLED"]);
   });
 
-  it("records a STATUS event for a legal transition and refuses an illegal one, recording nothing", async () => {
-    const event = await prisma().$transaction((tx) =>
-      transition(tx, { subjectKind: "JOB", subjectId: 5, from: "PENDING", to: "RUNNING", reason: "started" }),
-    );
-    expect(event).toMatchObject({ kind: "STATUS", subjectKind: "JOB", subjectId: 5, from: "PENDING", to: "RUNNING", reason: "started" });
-    await expect(
-      prisma().$transaction((tx) => transition(tx, { subjectKind: "JOB", subjectId: 5, from: "CANCELLED", to: "RUNNING" })),
-    ).rejects.toThrow("JOB 5 is CANCELLED and cannot become RUNNING");
-    expect(await prisma().event.count({ where: { subjectKind: "JOB", subjectId: 5 } })).toBe(1);
+  it("moves work with the target's side effects and a STATUS event, and refuses an illegal or stale move, writing nothing", async () => {
+    const row = await prisma().import.create({ data: { name: "machine", source: "http-json", dataset: "machine", config: {}, configKey: "machine", checkpointEvery: 1 } });
+    const running = await transition<Import>(prisma(), IMPORT_KIND, { id: row.id, from: "PENDING", to: "RUNNING", reason: "started", owner: "w1" });
+    expect(running).toMatchObject({ status: "RUNNING", leaseOwner: "w1", completedAt: null });
+    expect(running.leaseAt).toBeInstanceOf(Date);
+    expect(running.startedAt).toBeInstanceOf(Date);
+    const events = await prisma().event.findMany({ where: { subjectKind: "IMPORT", subjectId: row.id } });
+    expect(events.map((event) => event.payload)).toEqual([{ from: "PENDING", to: "RUNNING", reason: "started", scope: null }]);
+
+    await prisma().import.update({ where: { id: row.id }, data: { pauseRequested: true } });
+    const paused = await transition<Import>(prisma(), IMPORT_KIND, { id: row.id, from: "RUNNING", to: "PAUSED", reason: "paused on request" });
+    expect(paused).toMatchObject({ status: "PAUSED", leaseOwner: null, pauseRequested: false, completedAt: null });
+    const cancelled = await transition<Import>(prisma(), IMPORT_KIND, { id: row.id, from: "PAUSED", to: "CANCELLED", reason: "cancelled" });
+    expect(cancelled.completedAt).toBeInstanceOf(Date);
+
+    await expect(transition(prisma(), IMPORT_KIND, { id: row.id, from: "CANCELLED", to: "RUNNING", reason: "x" })).rejects.toThrow(`IMPORT ${row.id} is CANCELLED and cannot become RUNNING`);
+    await expect(transition(prisma(), IMPORT_KIND, { id: row.id, from: "PENDING", to: "RUNNING", reason: "x" })).rejects.toThrow(/no longer PENDING/);
+    expect(await prisma().event.count({ where: { subjectKind: "IMPORT", subjectId: row.id } })).toBe(3);
   });
 });
 
@@ -117,7 +128,7 @@ describe("events", () => {
     const ready = await recordEvent(prisma(), { kind: "LOG", subjectKind: "QUEUE_ITEM", subjectId: 3, level: "INFO", message: "ready" });
     expect((await live.next()).events.id).toBe(ready.id);
     await recordEvent(prisma(), { kind: "LOG", subjectKind: "QUEUE_ITEM", subjectId: 4, level: "INFO", message: "other subject" });
-    await prisma().$transaction((tx) => transition(tx, { subjectKind: "QUEUE_ITEM", subjectId: 3, from: "PENDING", to: "RUNNING" }));
+    await recordEvent(prisma(), { kind: "STATUS", subjectKind: "QUEUE_ITEM", subjectId: 3, from: "PENDING", to: "RUNNING", reason: null });
     const long = "é".repeat(5000); // cut to 4000 characters, still 8000 bytes of UTF-8: too large for NOTIFY
     await recordEvent(prisma(), { kind: "LOG", subjectKind: "QUEUE_ITEM", subjectId: 3, level: "WARNING", message: long });
     const big = (await live.next()).events;

@@ -4,7 +4,7 @@ import { startDemoServer } from "../src/demo/upstream.js";
 import { prisma } from "../src/db/client.js";
 import { cleanupFailedImports } from "../src/work/imports/commands.js";
 import { LEASE_STALE_MS } from "../src/engine/lease.js";
-import { sweepStaleImports } from "../src/jobs/import-run.js";
+import { sweepStaleImports } from "../src/work/imports/recovery.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;

@@ -30,15 +30,16 @@ export async function startEventBridge(
     if (event.kind !== "PROGRESS") lastPersisted = BigInt(event.id);
     hub.publish(event);
   };
-  const load = async (id: bigint) => {
-    const row = await prisma().event.findUnique({ where: { id } });
-    if (row) deliver(eventFromRow(row));
+  const load = async (ids: bigint[]) => {
+    const rows = await prisma().event.findMany({ where: { id: { in: ids } }, orderBy: { id: "asc" } });
+    rows.map(eventFromRow).forEach(deliver);
   };
   const receive = async (text: string) => {
     const notice = JSON.parse(text) as Notice;
     if ("revoked" in notice) return hub.revoke(notice.revoked);
-    if ("ref" in notice) return load(BigInt(notice.ref));
-    deliver({ ...notice.event, at: new Date(notice.event.at) } as MilepostEvent);
+    if ("ref" in notice) return load([BigInt(notice.ref)]);
+    if ("refs" in notice) return load(notice.refs.map(BigInt));
+    for (const event of "events" in notice ? notice.events : [notice.event]) deliver({ ...event, at: new Date(event.at) } as MilepostEvent);
   };
   const replayMissed = async () => {
     if (lastPersisted === undefined) return;

@@ -28,6 +28,8 @@ export interface Listener extends AsyncIterable<MilepostEvent> {
 export interface ListenOptions {
   /** Only this subject's events (its own topic), or every event. */
   subject?: { kind: SubjectKind; id: number };
+  /** Or the events of every subject of a kind in one scope (a queue's items). */
+  scope?: { kind: SubjectKind; scope: string };
   /** The token the subscriber authenticated with: revoking it ends the stream. */
   tokenId?: number | null;
   /**
@@ -55,6 +57,7 @@ export interface EventHub {
 
 const ALL = "*";
 const topicOf = (kind: SubjectKind, id: number) => `${kind}:${id}`;
+const scopeOf = (kind: SubjectKind, scope: string) => `${kind}@${scope}`;
 
 /**
  * The api process's fan-out of live events: a topic per subject, so a
@@ -84,12 +87,13 @@ export function createEventHub(): EventHub {
 
   return {
     publish(event) {
-      for (const topic of [topicOf(event.subjectKind, event.subjectId), ALL]) {
+      const scoped = event.scope == null ? [] : [scopeOf(event.subjectKind, event.scope)];
+      for (const topic of [topicOf(event.subjectKind, event.subjectId), ...scoped, ALL]) {
         for (const queue of topics.get(topic) ?? []) queue.push(event);
       }
     },
     listen(options = {}) {
-      const topic = options.subject ? topicOf(options.subject.kind, options.subject.id) : ALL;
+      const topic = options.subject ? topicOf(options.subject.kind, options.subject.id) : options.scope ? scopeOf(options.scope.kind, options.scope.scope) : ALL;
       const tokenId = options.tokenId ?? null;
       let buffered: MilepostEvent[] = [];
       let waiting: ((result: IteratorResult<MilepostEvent>) => void) | null = null;

@@ -6,7 +6,7 @@ import { redactDeep } from "./secrets.js";
 /** The Postgres channel every process NOTIFYs on and every api process LISTENs to. */
 export const EVENTS_CHANNEL = "milepost_events";
 /** NOTIFY payloads must stay under 8000 bytes; a larger event goes by reference. */
-const MAX_NOTIFY_BYTES = 7800;
+export const MAX_NOTIFY_BYTES = 7800;
 const MAX_LOG_MESSAGE = 4000;
 
 export type LogLevel = "DEBUG" | "INFO" | "SUCCESS" | "WARNING" | "ERROR";
@@ -30,6 +30,12 @@ interface Head {
   id: string;
   subjectKind: SubjectKind;
   subjectId: number;
+  /**
+   * What the subject belongs to, when a subscriber may follow a group of
+   * subjects: a queue item's queue, a step's job. Events are delivered on
+   * the topic `KIND@scope` as well as `KIND:id`.
+   */
+  scope?: string | null;
   at: Date;
 }
 
@@ -87,11 +93,12 @@ export function eventFromRow(row: EventRow): MilepostEvent {
 }
 
 /**
- * What travels over NOTIFY (as JSON: `at` arrives as a string): the event,
- * a reference to it when too large, or a revoked token's id (its
- * subscriptions end in every api process).
+ * What travels over NOTIFY (as JSON: `at` arrives as a string): an event, a
+ * batch of them (a statement that moved many subjects at once), references
+ * to events too large to travel (read back from the table), or a revoked
+ * token's id (its subscriptions end in every api process).
  */
-export type Notice = { event: MilepostEvent } | { ref: string } | { revoked: number };
+export type Notice = { event: MilepostEvent } | { events: MilepostEvent[] } | { ref: string } | { refs: string[] } | { revoked: number };
 
 /** Tells every api process, when the transaction commits, that a token was revoked. */
 export async function noticeRevoked(db: Db, tokenId: number): Promise<void> {

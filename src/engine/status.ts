@@ -1,6 +1,9 @@
+import { Prisma } from "../generated/prisma/client.js";
 import type { Status, SubjectKind } from "../generated/prisma/enums.js";
-import type { Tx } from "../db/client.js";
-import { recordEvent, type StatusEvent } from "./events.js";
+import { ConflictError } from "./errors.js";
+import type { Db } from "./events.js";
+import { tableOf, type WorkKind } from "./kind.js";
+import { moveWork } from "./move.js";
 
 export type { Status };
 
@@ -43,20 +46,34 @@ export class IllegalTransitionError extends Error {
 }
 
 export interface Transition {
-  subjectKind: SubjectKind;
-  subjectId: number;
+  id: number;
+  /** The status the caller read (under a lock) and moves the work from. */
   from: Status;
   to: Status;
-  reason?: string;
+  reason: string;
+  /** With `to: "RUNNING"`: the lease's owner. */
+  owner?: string;
+  /** More assignments of the same statement (see Move.set). */
+  set?: Prisma.Sql;
 }
 
 /**
- * Checks a transition and records its STATUS event in the caller's
- * transaction, the one that also updates the row, so the event exists (and
- * is delivered, NOTIFY being sent at commit) exactly when the change does.
+ * Moves one piece of work from the status the caller read to another, with
+ * the target's side effects and its STATUS event, in one statement (see
+ * src/engine/move.ts). An illegal transition is refused before any write;
+ * a row whose status changed meanwhile is a ConflictError.
  */
-export async function transition(tx: Tx, change: Transition): Promise<StatusEvent> {
-  const { subjectKind, subjectId, from, to, reason } = change;
-  if (!canTransition(from, to)) throw new IllegalTransitionError(subjectKind, subjectId, from, to);
-  return recordEvent(tx, { kind: "STATUS", subjectKind, subjectId, from, to, reason: reason ?? null });
+export async function transition<Row>(db: Db, kind: WorkKind, change: Transition): Promise<Row> {
+  const { id, from, to } = change;
+  if (!canTransition(from, to)) throw new IllegalTransitionError(kind.subject, id, from, to);
+  const [moved] = await moveWork<Row>(db, kind, {
+    picked: Prisma.sql`SELECT id, status FROM ${tableOf(kind)} WHERE id = ${id} AND status = ${from}::"Status" FOR UPDATE`,
+    to,
+    reason: change.reason,
+    owner: change.owner,
+    set: change.set,
+  });
+  if (!moved) throw new ConflictError(`${kind.subject} ${id} is no longer ${from}; nothing was changed`);
+  const { fromStatus: _from, ...row } = moved;
+  return row as Row;
 }

@@ -4,7 +4,8 @@ import { eventCtes, NOTIFY_NOTICE, type CheckpointLevel } from "../../engine/eve
 import type { JsonValue } from "../../engine/json.js";
 import { recordWrites, type RecordWrites } from "../../engine/records.js";
 import { redactDeep, redactText } from "../../engine/secrets.js";
-import { FINISHED, transition } from "../../engine/status.js";
+import { transition } from "../../engine/status.js";
+import { IMPORT_KIND } from "./kind.js";
 import { sendJob } from "../../jobs/queues.js";
 import type { SourceRecord } from "../../sources/types.js";
 
@@ -36,6 +37,13 @@ export type Ending =
   | { status: "FAILED"; reason: string }
   | { status: "WAITING"; reason: string; resumeAt: Date; waitingOn: string | null }
   | { status: "RUNNING"; reason: string };
+
+/** What an ending writes besides the status and its side effects. */
+function endingFields(ending: Exclude<Ending, { status: "RUNNING" }>): Prisma.Sql | undefined {
+  if (ending.status === "FAILED") return Prisma.sql`"lastError" = ${ending.reason}`;
+  if (ending.status === "WAITING") return Prisma.sql`"resumeAt" = ${ending.resumeAt}, "waitingOn" = ${ending.waitingOn}`;
+  return undefined;
+}
 
 /** The transaction lost the import: another worker took it over. */
 export class LeaseLostError extends Error {
@@ -80,7 +88,7 @@ function advance(row: Import, owner: string, batch: Batch, records: RecordWrites
       FROM counts, lease
       WHERE "Import".id = lease.id
       RETURNING "Import".*
-    ), ${eventCtes({ kind: "CHECKPOINT", subjectKind: "IMPORT", subjectId: row.id, checkpoint }, now, Prisma.sql`advanced`)}
+    ), ${eventCtes({ kind: "CHECKPOINT", subjectKind: IMPORT_KIND.subject, subjectId: row.id, checkpoint }, now, Prisma.sql`advanced`)}
     SELECT advanced.*, (SELECT ${NOTIFY_NOTICE} FROM notice) AS sent FROM advanced`;
 }
 
@@ -131,19 +139,7 @@ export async function commitCheckpoint(row: Import, owner: string, fetched: Batc
       await sendJob("importRun", { importId: row.id }, { tx });
       return tx.import.update({ where: { id: row.id }, data: { leaseOwner: null } });
     }
-    await transition(tx, { subjectKind: "IMPORT", subjectId: row.id, from: "RUNNING", to: ending.status, reason: ending.reason });
     if (ending.status === "WAITING") await sendJob("importRun", { importId: row.id }, { tx, startAfter: ending.resumeAt });
-    return tx.import.update({
-      where: { id: row.id },
-      data: {
-        status: ending.status,
-        leaseOwner: null,
-        pauseRequested: false,
-        cancelRequested: false,
-        ...(ending.status === "FAILED" ? { lastError: ending.reason } : {}),
-        ...(ending.status === "WAITING" ? { resumeAt: ending.resumeAt, waitingOn: ending.waitingOn } : {}),
-        ...(FINISHED.includes(ending.status) ? { completedAt: now } : {}),
-      },
-    });
+    return transition<Import>(tx, IMPORT_KIND, { id: row.id, from: "RUNNING", to: ending.status, reason: ending.reason, set: endingFields(ending) });
   });
 }

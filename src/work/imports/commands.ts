@@ -9,7 +9,8 @@ import { IllegalTransitionError, transition } from "../../engine/status.js";
 import { sendJob, wakeWorkers } from "../../jobs/queues.js";
 import { InputError, NotFoundError, parseInput } from "../../engine/errors.js";
 import { getSource, listSources } from "../../sources/registry.js";
-import { lockImport } from "../../engine/lease.js";
+import { lockRow } from "../../engine/lease.js";
+import { IMPORT_KIND } from "./kind.js";
 
 export const startImportInput = z.object({
   source: z.string().min(1),
@@ -66,7 +67,7 @@ export async function startImport(raw: unknown, defaultCheckpointEvery: number):
         maxPages: input.maxPages ?? null,
       },
     });
-    await recordEvent(tx, { kind: "STATUS", subjectKind: "IMPORT", subjectId: created.id, from: null, to: "PENDING", reason: "created" });
+    await recordEvent(tx, { kind: "STATUS", subjectKind: IMPORT_KIND.subject, subjectId: created.id, from: null, to: "PENDING", reason: "created" });
     await sendJob("importRun", { importId: created.id }, { tx });
     return created;
   });
@@ -76,22 +77,14 @@ export async function startImport(raw: unknown, defaultCheckpointEvery: number):
 
 /** PAUSED/FAILED/WAITING → PENDING with a job to run it now. */
 async function requeue(tx: Tx, row: Import, reason: string): Promise<Import> {
-  await transition(tx, { subjectKind: "IMPORT", subjectId: row.id, from: row.status, to: "PENDING", reason });
   // Why it failed or waited is history now (in its events); lastError goes back to the last error it recorded.
-  const lastRecorded = await tx.importError.findFirst({ where: { importId: row.id }, orderBy: { id: "desc" }, select: { message: true } });
-  const updated = await tx.import.update({
-    where: { id: row.id },
-    data: {
-      status: "PENDING",
-      resumeAt: null,
-      waitingOn: null,
-      pauseRequested: false,
-      cancelRequested: false,
-      crashCount: 0,
-      failureStreak: 0,
-      completedAt: null,
-      lastError: lastRecorded?.message ?? null,
-    },
+  const updated = await transition<Import>(tx, IMPORT_KIND, {
+    id: row.id,
+    from: row.status,
+    to: "PENDING",
+    reason,
+    set: Prisma.sql`"resumeAt" = NULL, "waitingOn" = NULL, "crashCount" = 0, "failureStreak" = 0,
+      "lastError" = (SELECT message FROM "ImportError" WHERE "importId" = t.id ORDER BY id DESC LIMIT 1)`,
   });
   await sendJob("importRun", { importId: row.id }, { tx });
   return updated;
@@ -100,7 +93,7 @@ async function requeue(tx: Tx, row: Import, reason: string): Promise<Import> {
 /** Runs `change` on the locked row; NOT_FOUND when there is none. */
 async function withImport(id: number, change: (tx: Tx, row: Import) => Promise<Import>): Promise<Import> {
   return prisma().$transaction(async (tx) => {
-    const row = await lockImport(tx, id);
+    const row = await lockRow<Import>(tx, IMPORT_KIND, id);
     if (!row) throw new NotFoundError("Import", id);
     return change(tx, row);
   });
@@ -113,14 +106,11 @@ async function stopImport(id: number, to: "PAUSED" | "CANCELLED"): Promise<Impor
   return withImport(id, async (tx, row) => {
     if (row.status === to) return row;
     if (row.status === "RUNNING") {
-      await recordEvent(tx, { kind: "LOG", subjectKind: "IMPORT", subjectId: id, level: "INFO", message: `${verb} requested; stopping at the next checkpoint` });
+      await recordEvent(tx, { kind: "LOG", subjectKind: IMPORT_KIND.subject, subjectId: id, level: "INFO", message: `${verb} requested; stopping at the next checkpoint` });
       return tx.import.update({ where: { id }, data: { [flag]: true } });
     }
-    await transition(tx, { subjectKind: "IMPORT", subjectId: id, from: row.status, to, reason: to === "PAUSED" ? "paused on request" : "cancelled on request" });
-    return tx.import.update({
-      where: { id },
-      data: { status: to, resumeAt: null, waitingOn: null, ...(to === "CANCELLED" ? { completedAt: new Date() } : {}) },
-    });
+    const reason = to === "PAUSED" ? "paused on request" : "cancelled on request";
+    return transition<Import>(tx, IMPORT_KIND, { id, from: row.status, to, reason, set: Prisma.sql`"resumeAt" = NULL, "waitingOn" = NULL` });
   });
 }
 
@@ -133,7 +123,7 @@ export async function resumeImport(id: number): Promise<Import> {
     if (row.status === "PENDING" || row.status === "RUNNING") {
       return row.pauseRequested ? tx.import.update({ where: { id }, data: { pauseRequested: false } }) : row;
     }
-    if (!["PAUSED", "FAILED", "WAITING"].includes(row.status)) throw new IllegalTransitionError("IMPORT", id, row.status, "PENDING");
+    if (!["PAUSED", "FAILED", "WAITING"].includes(row.status)) throw new IllegalTransitionError(IMPORT_KIND.subject, id, row.status, "PENDING");
     return requeue(tx, row, "resumed on request");
   });
   wakeWorkers("importRun");
@@ -155,7 +145,7 @@ export async function cleanupFailedImports(days: number): Promise<number> {
     const doomed = await tx.import.findMany({ where: { status: { in: ["FAILED", "CANCELLED"] }, updatedAt: { lt: before } }, select: { id: true } });
     const ids = doomed.map((row) => row.id);
     if (ids.length === 0) return 0;
-    await tx.event.deleteMany({ where: { subjectKind: "IMPORT", subjectId: { in: ids } } });
+    await tx.event.deleteMany({ where: { subjectKind: IMPORT_KIND.subject, subjectId: { in: ids } } });
     const { count } = await tx.import.deleteMany({ where: { id: { in: ids } } });
     return count;
   });

@@ -10,7 +10,9 @@ import type { Logger } from "../../logger.js";
 import { getSource } from "../../sources/registry.js";
 import type { AnySource, SourcePage } from "../../sources/types.js";
 import { commitCheckpoint, emptyBatch, type Batch, type Ending, type PageError } from "./checkpoint.js";
-import { claimImport, LEASE_RENEW_MS, renewLease, type LeaseState } from "../../engine/lease.js";
+import { LEASE_RENEW_MS, renewLease, type LeaseState } from "../../engine/lease.js";
+import { claimImport } from "./claim.js";
+import { IMPORT_KIND } from "./kind.js";
 import { importMetrics } from "./metrics.js";
 
 export interface RunnerDeps {
@@ -76,7 +78,7 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
   };
   const lease = setInterval(
     () =>
-      renewLease(row.id, deps.owner).then(obey, (error) => {
+      renewLease(prisma(), IMPORT_KIND, deps.owner, row.id).then(obey, (error) => {
         // While the database is away nobody can take the lease either: keep going, and renew once it is back.
         if (!reportDatabaseError(error, "lease")) deps.log.warn({ err: error, importId: row.id }, "could not renew the lease; trying again");
       }),
@@ -87,7 +89,7 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
   const runStart = Date.now();
   const activeSeconds = () => claimed.activeSeconds + (Date.now() - runStart) / 1000;
   const log = async (level: "INFO" | "WARNING" | "ERROR" | "DEBUG" | "SUCCESS", message: string) => {
-    await recordEvent(prisma(), { kind: "LOG", subjectKind: "IMPORT", subjectId: row.id, level, message });
+    await recordEvent(prisma(), { kind: "LOG", subjectKind: IMPORT_KIND.subject, subjectId: row.id, level, message });
   };
 
   try {
@@ -101,7 +103,7 @@ export async function runImport(importId: number, deps: RunnerDeps): Promise<voi
       onPage: (pagesFetched, batchItems) => {
         const metrics = importMetrics({ ...row, activeSeconds: activeSeconds() });
         progress.report({
-          subjectKind: "IMPORT",
+          subjectKind: IMPORT_KIND.subject,
           subjectId: row.id,
           done: pagesFetched,
           total: metrics.targetPages,

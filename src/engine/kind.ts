@@ -1,0 +1,30 @@
+import { Prisma } from "../generated/prisma/client.js";
+import type { SubjectKind } from "../generated/prisma/enums.js";
+
+/**
+ * What the engine needs to know of a kind of work to run its lifecycle:
+ * the subject kind its events carry, its table, which cooperative-stop
+ * flags the table has, and what groups its rows (the `scope` of its events).
+ * Every kind's table has `id`, `status`, `leaseOwner`, `leaseAt`,
+ * `startedAt`, `completedAt` and `updatedAt`; the lifecycle statements
+ * (src/engine/move.ts, lease.ts, recover.ts) are written once against those.
+ */
+export interface WorkKind {
+  subject: SubjectKind;
+  /** The table, as it is named in SQL (a constant, never input). */
+  table: string;
+  /** Flags a running worker obeys; all are cleared when the work stops. */
+  flags: readonly ("pauseRequested" | "cancelRequested")[];
+  /** The column whose value is the `scope` of the kind's events, if any. */
+  scope?: string;
+}
+
+/** The table, quoted for a statement. */
+export function tableOf(kind: WorkKind): Prisma.Sql {
+  return Prisma.raw(`"${kind.table}"`);
+}
+
+/** `alias."column"`, quoted for a statement (names are the kind's constants). */
+export function column(alias: string, name: string): Prisma.Sql {
+  return Prisma.raw(`${alias}."${name}"`);
+}

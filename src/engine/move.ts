@@ -1,0 +1,92 @@
+import { Prisma } from "../generated/prisma/client.js";
+import type { Status } from "../generated/prisma/enums.js";
+import { EVENTS_CHANNEL, MAX_NOTIFY_BYTES, type Db } from "./events.js";
+import { column, tableOf, type WorkKind } from "./kind.js";
+import { redactText } from "./secrets.js";
+
+/** Events per NOTIFY of a batch: 20 STATUS events stay well under PostgreSQL's 8,000-byte payload. */
+const EVENTS_PER_NOTICE = 20;
+
+export interface Move {
+  /**
+   * The rows to move, as a query that yields `id` and `status` (their
+   * status before the move) and may yield more columns (`reason`, or values
+   * `set` uses) for each: it should lock them (FOR UPDATE, or SKIP LOCKED
+   * to claim).
+   */
+  picked: Prisma.Sql;
+  to: Status;
+  /** Why, as one text for all, or an SQL expression over `picked`'s columns. */
+  reason: string | Prisma.Sql;
+  /** With `to: "RUNNING"`: the lease's owner. */
+  owner?: string;
+  /** More assignments, e.g. Prisma.sql`"lastError" = picked.error`. */
+  set?: Prisma.Sql;
+}
+
+/**
+ * What a status change does besides the status (rule 8 of
+ * docs/architecture.md: the status module owns the side effects): running
+ * work holds a lease and has started; work that stops gives its lease back
+ * and its stop flags are cleared; finished work has its completion time,
+ * and work that runs again has none.
+ */
+function sideEffects(kind: WorkKind, to: Status, owner: string | undefined, now: Date): Prisma.Sql[] {
+  const flags = kind.flags.map((flag) => Prisma.raw(`"${flag}" = false`));
+  switch (to) {
+    case "RUNNING":
+      return [Prisma.sql`"leaseOwner" = ${owner ?? null}`, Prisma.sql`"leaseAt" = ${now}`, Prisma.sql`"startedAt" = COALESCE(t."startedAt", ${now})`, Prisma.sql`"completedAt" = NULL`];
+    case "COMPLETED":
+    case "FAILED":
+    case "CANCELLED":
+      return [Prisma.sql`"leaseOwner" = NULL`, Prisma.sql`"completedAt" = ${now}`, ...flags];
+    case "PENDING":
+      return [Prisma.sql`"leaseOwner" = NULL`, Prisma.sql`"completedAt" = NULL`, ...flags];
+    default:
+      return [Prisma.sql`"leaseOwner" = NULL`, ...flags];
+  }
+}
+
+/**
+ * The one statement that changes the status of work of any kind, one row or
+ * a batch: it moves the picked rows, applies the side effects of the target
+ * status, stores a STATUS event per row and NOTIFYs them in chunks, so the
+ * change and its events commit together (and are heard of only then).
+ * Returns the moved rows as they are now, each with `fromStatus`.
+ */
+export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Prisma.Sql {
+  const table = tableOf(kind);
+  const assignments = Prisma.join([Prisma.sql`status = ${move.to}::"Status"`, Prisma.sql`"updatedAt" = ${now}`, ...sideEffects(kind, move.to, move.owner, now), ...(move.set ? [move.set] : [])], ", ");
+  const reason = typeof move.reason === "string" ? Prisma.sql`${redactText(move.reason)}::text` : move.reason;
+  const scope = kind.scope ? Prisma.sql`${column("moved", kind.scope)}::text` : Prisma.sql`NULL::text`;
+  return Prisma.sql`
+    WITH picked AS (${move.picked}),
+    moved AS (
+      UPDATE ${table} t SET ${assignments}
+      FROM picked WHERE t.id = picked.id
+      RETURNING t.*, picked.status AS "fromStatus", ${reason} AS "moveReason"
+    ), stored AS (
+      INSERT INTO "Event" (kind, "subjectKind", "subjectId", payload, at)
+      SELECT 'STATUS', ${kind.subject}::"SubjectKind", moved.id,
+        jsonb_build_object('from', moved."fromStatus", 'to', moved.status, 'reason', moved."moveReason", 'scope', ${scope}), ${now}
+      FROM moved ORDER BY moved.id
+      RETURNING id, "subjectId", payload
+    ), numbered AS (
+      SELECT stored.*, (row_number() OVER (ORDER BY id) - 1) / ${EVENTS_PER_NOTICE} AS chunk FROM stored
+    ), notices AS (
+      SELECT pg_notify(${EVENTS_CHANNEL}, CASE WHEN octet_length(events) > ${MAX_NOTIFY_BYTES} THEN refs ELSE events END) AS sent
+      FROM (
+        SELECT
+          jsonb_build_object('events', jsonb_agg(payload || jsonb_build_object('id', id::text, 'kind', 'STATUS', 'subjectKind', ${kind.subject}::text, 'subjectId', "subjectId", 'at', ${now.toISOString()}::text) ORDER BY id))::text AS events,
+          jsonb_build_object('refs', jsonb_agg(id::text ORDER BY id))::text AS refs
+        FROM numbered GROUP BY chunk
+      ) chunks
+    )
+    SELECT moved.*, (SELECT count(*) FROM notices)::int AS "noticesSent" FROM moved`;
+}
+
+/** Runs a move; the rows as they are now (without the statement's bookkeeping columns). */
+export async function moveWork<Row>(db: Db, kind: WorkKind, move: Move): Promise<(Row & { fromStatus: Status })[]> {
+  const rows = await db.$queryRaw<(Row & { fromStatus: Status; moveReason: unknown; noticesSent: number })[]>(moveStatement(kind, move));
+  return rows.map(({ moveReason: _reason, noticesSent: _sent, ...row }) => row as Row & { fromStatus: Status });
+}

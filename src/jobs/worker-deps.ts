@@ -1,0 +1,18 @@
+import type { Config } from "../config.js";
+import type { HttpClient } from "../engine/http-client.js";
+import type { Logger } from "../logger.js";
+
+/** What a worker process gives the workers of every kind. */
+export interface WorkerDeps {
+  config: Config;
+  /** This process's identity in leases (its heartbeat id). */
+  owner: string;
+  /** Aborted when the process shuts down: running work checkpoints and hands over. */
+  shutdown: AbortSignal;
+  log: Logger;
+  /**
+   * One HTTP client for every kind, so the retry, rate-limit and secret rules
+   * are the same everywhere (cooldowns are shared through the database).
+   */
+  http: HttpClient;
+}
