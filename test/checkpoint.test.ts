@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Import } from "../src/generated/prisma/client.js";
 import { prisma } from "../src/db/client.js";
 import { commitCheckpoint, emptyBatch, LeaseLostError, type Batch } from "../src/work/imports/checkpoint.js";
-import { importAfterEvent } from "../src/engine/shared-read.js";
+import { importAfterEvent } from "../src/schema/import.js";
 import type { SourceRecord } from "../src/sources/types.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

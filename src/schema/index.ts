@@ -6,7 +6,10 @@ import "./checkpoint.js";
 import "./api-tokens.js";
 import "./health.js";
 import "./events.js";
-import "./imports.js";
+import "./source.js";
+import "./import-error.js";
+import "./import.js";
+import "./import-summary.js";
 import "./records.js";
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -1,49 +1,20 @@
-import { z } from "zod";
 import type { Import } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import type { Checkpoint, CheckpointLevel } from "../engine/events.js";
+import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
 import { redactSecrets } from "../engine/secrets.js";
+import { sharedRead } from "../engine/shared-read.js";
+import type { Context } from "../http/context.js";
 import { cancelImport, cleanupFailedImports, pauseImport, resumeImport, retryImportNow, startImport } from "../work/imports/commands.js";
+import { IMPORT_KIND } from "../work/imports/kind.js";
 import { importMetrics } from "../work/imports/metrics.js";
-import { importAfterEvent } from "../engine/shared-read.js";
-import { listSources } from "../sources/registry.js";
-import type { AnySource } from "../sources/types.js";
+import { checkpointOf, importReport } from "../work/imports/report.js";
 import { requireRole } from "./authorize.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
-import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
-import type { Context } from "../http/context.js";
+import { ImportErrorRef } from "./import-error.js";
 import { listen, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
-
-const SourceShapeEnum = builder.enumType("SourceShape", { values: ["FLAT", "TREE"] as const });
-
-const SourceRef = builder.objectRef<AnySource>("Source").implement({
-  description: "A registered kind of import source (built in or from a plugin).",
-  fields: (t) => ({
-    name: t.exposeString("name"),
-    description: t.exposeString("description"),
-    shape: t.field({ type: SourceShapeEnum, resolve: (source) => source.shape ?? "FLAT" }),
-    configSchema: t.field({
-      type: "JSON",
-      description: "JSON Schema of the config that startImport accepts for this source.",
-      resolve: (source) => z.toJSONSchema(source.config, { io: "input", unrepresentable: "any" }),
-    }),
-    levels: t.stringList({ resolve: (source) => source.levels ?? [] }),
-  }),
-});
-
-const ImportErrorRef = builder.prismaObject("ImportError", {
-  fields: (t) => ({
-    id: t.exposeID("id"),
-    page: t.exposeInt("page", { nullable: true }),
-    path: t.exposeStringList("path", { nullable: true }),
-    httpStatus: t.exposeInt("httpStatus", { nullable: true }),
-    message: t.exposeString("message"),
-    attempts: t.exposeInt("attempts"),
-    at: t.expose("at", { type: "DateTime" }),
-  }),
-});
+import { z } from "zod";
 
 const LevelProgressRef = builder.objectRef<{ level: string; discovered: number; done: number }>("LevelProgress").implement({
   fields: (t) => ({
@@ -52,11 +23,6 @@ const LevelProgressRef = builder.objectRef<{ level: string; discovered: number; 
     done: t.exposeInt("done"),
   }),
 });
-
-function checkpointOf(row: Import): Checkpoint | null {
-  if (!row.checkpointAt) return null;
-  return { path: (row.checkpointPath ?? []) as unknown as CheckpointLevel[], position: (row.cursor ?? { finished: true }) as Checkpoint["position"], at: row.checkpointAt.toISOString() };
-}
 
 export const ImportRef = builder.prismaObject("Import", {
   fields: (t) => ({
@@ -99,72 +65,6 @@ export const ImportRef = builder.prismaObject("Import", {
 });
 void ImportErrorRef;
 
-/** The JSON export of an import: counters, timings, rates, redacted config, every error. */
-async function importReport(row: Import) {
-  const errors = await prisma().importError.findMany({ where: { importId: row.id }, orderBy: { id: "asc" } });
-  const metrics = importMetrics(row);
-  return {
-    id: row.id,
-    name: row.name,
-    source: row.source,
-    dataset: row.dataset,
-    status: row.status,
-    config: redactSecrets(row.config),
-    counters: {
-      pagesDone: row.pagesDone,
-      totalPages: row.totalPages,
-      itemsTotal: row.itemsTotal,
-      itemsProcessed: row.itemsProcessed,
-      itemsNew: row.itemsNew,
-      itemsUpdated: row.itemsUpdated,
-      itemsUnchanged: row.itemsUnchanged,
-      errorCount: row.errorCount,
-      resumeCount: row.resumeCount,
-    },
-    timings: {
-      createdAt: row.createdAt,
-      startedAt: row.startedAt,
-      completedAt: row.completedAt,
-      activeSeconds: row.activeSeconds,
-      pagesPerHour: metrics.pagesPerHour,
-      itemsPerSecond: metrics.itemsPerSecond,
-      etaSeconds: metrics.etaSeconds,
-      estimatedCompletionAt: metrics.estimatedCompletionAt,
-    },
-    checkpoint: checkpointOf(row),
-    lastError: row.lastError,
-    errors: errors.map(({ page, path, httpStatus, message, attempts, at }) => ({ page, path, httpStatus, message, attempts, at })),
-  };
-}
-
-interface Summary {
-  total: number;
-  byStatus: { status: Import["status"]; count: number }[];
-  successRate: number | null;
-  itemsNew: number;
-  itemsUpdated: number;
-}
-
-const StatusCountRef = builder.objectRef<Summary["byStatus"][number]>("StatusCount").implement({
-  fields: (t) => ({ status: t.expose("status", { type: StatusEnum }), count: t.exposeInt("count") }),
-});
-
-const ImportSummaryRef = builder.objectRef<Summary>("ImportSummary").implement({
-  fields: (t) => ({
-    total: t.exposeInt("total"),
-    byStatus: t.field({ type: [StatusCountRef], resolve: (summary) => summary.byStatus }),
-    successRate: t.exposeFloat("successRate", { nullable: true, description: "completed / (completed + failed), null when neither." }),
-    itemsNew: t.exposeInt("itemsNew"),
-    itemsUpdated: t.exposeInt("itemsUpdated"),
-    recent: t.prismaField({
-      type: ["Import"],
-      args: { first: t.arg.int({ defaultValue: 10 }) },
-      resolve: (query, _summary, args) =>
-        prisma().import.findMany({ ...query, orderBy: { id: "desc" }, take: parseInput(z.number().int().min(0).max(100), args.first ?? 10, ["first"]) }),
-    }),
-  }),
-});
-
 const StartImportInput = builder.inputType("StartImportInput", {
   fields: (t) => ({
     source: t.string({ required: true }),
@@ -181,22 +81,6 @@ const StartImportInput = builder.inputType("StartImportInput", {
 });
 
 builder.queryFields((t) => ({
-  importSummary: t.field({
-    type: ImportSummaryRef,
-    resolve: async () => {
-      const groups = await prisma().import.groupBy({ by: ["status"], _count: { _all: true }, _sum: { itemsNew: true, itemsUpdated: true } });
-      const count = (status: string) => groups.find((group) => group.status === status)?._count._all ?? 0;
-      const finished = count("COMPLETED") + count("FAILED");
-      return {
-        total: groups.reduce((sum, group) => sum + group._count._all, 0),
-        byStatus: groups.map((group) => ({ status: group.status, count: group._count._all })),
-        successRate: finished ? count("COMPLETED") / finished : null,
-        itemsNew: groups.reduce((sum, group) => sum + (group._sum.itemsNew ?? 0), 0),
-        itemsUpdated: groups.reduce((sum, group) => sum + (group._sum.itemsUpdated ?? 0), 0),
-      };
-    },
-  }),
-  sources: t.field({ type: [SourceRef], resolve: () => listSources() }),
   import: t.prismaField({
     type: "Import",
     nullable: true,
@@ -258,9 +142,13 @@ function importCommand(t: Parameters<Parameters<typeof builder.mutationFields>[0
   });
 }
 
+/** Reads of an import for importUpdated, shared by every subscriber of one event. */
+export const importAfterEvent = sharedRead((id: number) => prisma().import.findUnique({ where: { id } }));
+
 /** The import's current state, then again after every event of it (PROGRESS is already coalesced to 4 a second; subscribers share each read). */
+
 async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
-  const live = listen(ctx, { kind: "IMPORT", id });
+  const live = listen(ctx, { kind: IMPORT_KIND.subject, id });
   try {
     const snapshot = await prisma().import.findUnique({ where: { id } });
     if (!snapshot) throw new NotFoundError("Import", id);
