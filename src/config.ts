@@ -45,6 +45,7 @@ export const configSchema = z.object({
   API_TIMEOUT_MS: int(30_000, 100, 3_600_000).describe("Timeout of one upstream HTTP request."),
   WORKER_CONCURRENCY: int(4, 1, 256).describe("Jobs one worker process runs at once."),
   SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
+  EVENT_RETENTION_DAYS: int(14, 1, 36500).describe("LOG and STATUS events of finished work older than this are deleted (hourly); a subject's last CHECKPOINT is kept."),
   MAX_CONSECUTIVE_PAGE_FAILURES: int(5, 1, 10_000).describe("Pages failing in a row (after their retries) that end an import as FAILED."),
   MILEPOST_SECRETS: z
     .string()

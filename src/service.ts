@@ -10,6 +10,7 @@ import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";
 import { answerProbe } from "./http/probes.js";
+import { serveFile } from "./http/files.js";
 import { assertPortFree } from "./http/port.js";
 import { stopWatchingDatabase, watchDatabase } from "./db/availability.js";
 import { attachWebSockets } from "./http/websocket.js";
@@ -21,7 +22,9 @@ import { createQueues, setBoss } from "./jobs/queues.js";
 import { createDemoUpstream } from "./demo/upstream.js";
 import { demoMoviesSource } from "./sources/demo-movies.js";
 import { httpJson } from "./sources/http-json.js";
-import { clearSources, loadPlugins, registerSource } from "./sources/registry.js";
+import { httpCheck } from "./processors/http-check.js";
+import { imageNormalize } from "./processors/image-normalize.js";
+import { clearRegistry, loadPlugins, registerProcessor, registerSource } from "./registry.js";
 import { logger } from "./logger.js";
 
 export interface Service {
@@ -67,6 +70,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     const path = (request.url ?? "/").split("?")[0];
     if (demo && path.startsWith("/demo/") && demo.handle(request, response, path.slice("/demo".length))) return;
     if (answerProbe(path, request.method, response)) return;
+    if (serveFile(request, response, path, authOff)) return;
     if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return void yoga(request, response);
     // The body is read here, capped, so a chunked upload cannot make Yoga buffer more than the limit.
     readCappedBody(request).then(
@@ -108,7 +112,7 @@ export function createService(config: Config): Service {
   let boss: PgBoss | undefined;
   let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | undefined;
   let api: Api | undefined;
-  let workers: { stop(): void } | undefined;
+  let workers: { stop(): Promise<void> } | undefined;
   const shutdown = new AbortController();
 
   return {
@@ -126,8 +130,10 @@ export function createService(config: Config): Service {
       watchDatabase(database.url, logger);
       connectPrisma(database.url);
       prismaOpen = true;
-      clearSources();
+      clearRegistry();
       registerSource(httpJson);
+      registerProcessor(httpCheck);
+      registerProcessor(imageNormalize);
       // A worker-only process reaches the demo of an api process on the same PORT.
       registerSource(demoMoviesSource(() => `${api?.origin ?? `http://${urlHost(config.HOST)}:${config.PORT}`}/demo`));
       await loadPlugins(config.MILEPOST_PLUGINS, logger);
@@ -136,17 +142,17 @@ export function createService(config: Config): Service {
       setBoss(boss);
       heartbeat = await startHeartbeat(config.MILEPOST_ROLE, logger);
       if (config.MILEPOST_ROLE !== "api") {
-        workers = await startWorkerRole(boss, { config, owner: heartbeat.id, shutdown: shutdown.signal, log: logger });
+        workers = await startWorkerRole(boss, { config, owner: heartbeat.id, shutdown: shutdown.signal, log: logger, databaseUrl: database.url });
       }
       if (config.MILEPOST_ROLE !== "worker") api = await startApi(config, database.url);
       logger.info({ role: config.MILEPOST_ROLE, url: api?.url }, "milepost started");
     },
     async stop() {
       const startedBoss = boss;
-      // Running imports commit a checkpoint and hand over before pg-boss waits for them.
+      // Running work commits a checkpoint (imports) or is handed back (queue items) before pg-boss waits for its handlers.
       shutdown.abort();
-      workers?.stop();
       const steps: [string, (() => Promise<void>) | undefined][] = [
+        ["workers", workers?.stop],
         ["websockets", api?.closeSockets],
         ["http", api?.closeHttp],
         ["pg-boss", startedBoss && (() => startedBoss.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, wait: true }))],

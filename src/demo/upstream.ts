@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { catalogueSize, movieAt } from "./catalogue.js";
+import { answerPage, DEMO_PAGE_PATHS } from "./pages.js";
 
 /**
  * Fault injection. Request counters are shared by every endpoint, so
@@ -138,7 +139,8 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
     },
     received,
     handle(request, response, path) {
-      if (!/^\/(3\/movie\/popular|link\/movies|offset\/movies|cursor\/movies)$/.test(path)) return false;
+      const isPage = DEMO_PAGE_PATHS.test(path);
+      if (!isPage && !/^\/(3\/movie\/popular|link\/movies|offset\/movies|cursor\/movies)$/.test(path)) return false;
       const n = ++requests;
       received.push({ url: request.url ?? "", authorization: request.headers.authorization ?? null });
       if (received.length > 1000) received.shift();
@@ -159,6 +161,7 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
         if (faults.errorEvery && n % faults.errorEvery === 0) return send(response, 503, { status_message: "Unavailable (injected)", ...echo });
         const key = url.searchParams.get("api_key") ?? request.headers.authorization?.replace(/^Bearer /, "");
         if (faults.apiKey && key !== faults.apiKey) return send(response, 401, { status_message: "Invalid API key: you must be granted a valid key.", ...echo });
+        if (isPage) return void answerPage(path, base, response).catch(() => response.destroy());
         answer(url, path, response, base, echo);
       };
       if (faults.latencyMs > 0) setTimeout(respond, faults.latencyMs);

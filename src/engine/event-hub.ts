@@ -23,6 +23,8 @@ export class ListenerClosedError extends Error {
 export interface Listener extends AsyncIterable<MilepostEvent> {
   /** Stops listening; a pending read ends. */
   close(): void;
+  /** Drops the events waiting to be read (a subscriber that re-reads state needs only to know there were some). */
+  drain(): void;
 }
 
 export interface ListenOptions {
@@ -134,6 +136,9 @@ export function createEventHub(): EventHub {
       if (tokenId !== null) add(byToken, tokenId, queue);
 
       return {
+        drain() {
+          buffered = [];
+        },
         close() {
           ended ??= "closed";
           buffered = [];

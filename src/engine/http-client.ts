@@ -84,8 +84,12 @@ export interface HttpRequest {
    * config is wrong (a bad URL, a missing key), not that one page is bad.
    */
   clientErrorIsFatal?: boolean;
-  /** Answers larger than this fail the request (default 32 MB). */
+  /** Answers larger than this fail the request (default 32 MB)… */
   maxBytes?: number;
+  /** …or, with this, are cut there (`truncated` says so). */
+  truncate?: boolean;
+  /** Statuses returned as they are, without the retry and skip rules (e.g. a checker for which a 404 is a result). */
+  returnStatus?(status: number): boolean;
 }
 
 export interface HttpResponse {
@@ -94,6 +98,8 @@ export interface HttpResponse {
   /** The URL that answered, after redirects, without the secrets the client added. */
   url: string;
   body: Buffer;
+  /** The body was longer than `maxBytes` and cut there (only with `truncate`). */
+  truncated: boolean;
 }
 
 export interface JsonResponse {
@@ -152,9 +158,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Reads at most `maxBytes` of the body; null when it is longer. */
-async function readBody(response: Response, maxBytes: number): Promise<Buffer | null> {
-  if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
+/** Reads at most `maxBytes` of the body: null when it is longer, unless `truncate` keeps what fits. */
+async function readBody(response: Response, maxBytes: number, truncate = false): Promise<{ body: Buffer; truncated: boolean } | null> {
+  if (!truncate && Number(response.headers.get("content-length") ?? 0) > maxBytes) {
     await response.body?.cancel();
     return null;
   }
@@ -162,19 +168,21 @@ async function readBody(response: Response, maxBytes: number): Promise<Buffer | 
   let size = 0;
   const reader = response.body?.getReader();
   for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
-    size += read.value.byteLength;
-    if (size > maxBytes) {
+    if (size + read.value.byteLength > maxBytes) {
       await reader!.cancel().catch(() => undefined);
-      return null;
+      if (!truncate) return null;
+      chunks.push(read.value.subarray(0, maxBytes - size));
+      return { body: Buffer.concat(chunks), truncated: true };
     }
+    size += read.value.byteLength;
     chunks.push(read.value);
   }
-  return Buffer.concat(chunks);
+  return { body: Buffer.concat(chunks), truncated: false };
 }
 
 async function excerpt(response: Response): Promise<string> {
-  const body = await readBody(response, 64 * 1024).catch(() => null);
-  const text = body?.toString("utf8") ?? "";
+  const read = await readBody(response, 64 * 1024, true).catch(() => null);
+  const text = read?.body.toString("utf8") ?? "";
   return text.length > BODY_EXCERPT ? `${text.slice(0, BODY_EXCERPT)}…` : text;
 }
 
@@ -300,14 +308,14 @@ export function createHttpClient(policy: RetryPolicy, log: Logger): HttpClient {
         throw new TransientError(timedOut ? `No answer from ${place(first.url)} within ${policy.timeoutMs} ms` : `Network error calling ${place(first.url)}: ${redactText((error as Error).cause ? String(((error as Error).cause as Error).message ?? (error as Error).cause) : (error as Error).message)}`, null);
       }
       const override = request.responses?.[String(response.status)];
-      const action = override ?? defaultAction(response.status, request.clientErrorIsFatal ?? false);
+      const action = request.returnStatus?.(response.status) ? "ok" : (override ?? defaultAction(response.status, request.clientErrorIsFatal ?? false));
       if (action === "ok") {
         const maxBytes = request.maxBytes ?? DEFAULT_MAX_BYTES;
-        const body = await readBody(response, maxBytes).catch((error: Error) => {
+        const read = await readBody(response, maxBytes, request.truncate).catch((error: Error) => {
           throw new TransientError(`The answer of ${place(first.url)} broke off: ${redactText(error.message)}`, response!.status);
         });
-        if (body === null) throw new AbortError(new UpstreamError(`The answer of ${place(first.url)} is larger than ${maxBytes} bytes`, "skip", response.status, 1));
-        return { status: response.status, headers: response.headers, url: shownUrl(hop, first.secrets), body };
+        if (read === null) throw new AbortError(new UpstreamError(`The answer of ${place(first.url)} is larger than ${maxBytes} bytes`, "skip", response.status, 1));
+        return { status: response.status, headers: response.headers, url: shownUrl(hop, first.secrets), body: read.body, truncated: read.truncated };
       }
       if (action === "rate-limit") {
         const until = rateLimitEnd(response.headers);

@@ -48,28 +48,19 @@ function sideEffects(kind: WorkKind, to: Status, owner: string | undefined, now:
 }
 
 /**
- * The one statement that changes the status of work of any kind, one row or
- * a batch: it moves the picked rows, applies the side effects of the target
- * status, stores a STATUS event per row and NOTIFYs them in chunks, so the
- * change and its events commit together (and are heard of only then).
- * Returns the moved rows as they are now, each with `fromStatus`.
+ * The CTEs that store a STATUS event for every row of the CTE `rows` (which
+ * has the kind's columns) and NOTIFY them, EVENTS_PER_NOTICE to a notice, or
+ * by reference when a chunk is too large. The statement must select from
+ * `notices` for the notifications to be sent.
  */
-export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Prisma.Sql {
-  const table = tableOf(kind);
-  const assignments = Prisma.join([Prisma.sql`status = ${move.to}::"Status"`, Prisma.sql`"updatedAt" = ${now}`, ...sideEffects(kind, move.to, move.owner, now), ...(move.set ? [move.set] : [])], ", ");
-  const reason = typeof move.reason === "string" ? Prisma.sql`${redactText(move.reason)}::text` : move.reason;
-  const scope = kind.scope ? Prisma.sql`${column("moved", kind.scope)}::text` : Prisma.sql`NULL::text`;
-  return Prisma.sql`
-    WITH picked AS (${move.picked}),
-    moved AS (
-      UPDATE ${table} t SET ${assignments}
-      FROM picked WHERE t.id = picked.id
-      RETURNING t.*, picked.status AS "fromStatus", ${reason} AS "moveReason"
-    ), stored AS (
+export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, reason: Prisma.Sql, now: Date): Prisma.Sql {
+  const source = Prisma.raw(rows);
+  const scope = kind.scope ? Prisma.sql`${column(rows, kind.scope)}::text` : Prisma.sql`NULL::text`;
+  return Prisma.sql`stored AS (
       INSERT INTO "Event" (kind, "subjectKind", "subjectId", payload, at)
-      SELECT 'STATUS', ${kind.subject}::"SubjectKind", moved.id,
-        jsonb_build_object('from', moved."fromStatus", 'to', moved.status, 'reason', moved."moveReason", 'scope', ${scope}), ${now}
-      FROM moved ORDER BY moved.id
+      SELECT 'STATUS', ${kind.subject}::"SubjectKind", ${source}.id,
+        jsonb_build_object('from', ${from}, 'to', ${source}.status, 'reason', ${reason}, 'scope', ${scope}), ${now}
+      FROM ${source} ORDER BY ${source}.id
       RETURNING id, "subjectId", payload
     ), numbered AS (
       SELECT stored.*, (row_number() OVER (ORDER BY id) - 1) / ${EVENTS_PER_NOTICE} AS chunk FROM stored
@@ -81,7 +72,27 @@ export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Pri
           jsonb_build_object('refs', jsonb_agg(id::text ORDER BY id))::text AS refs
         FROM numbered GROUP BY chunk
       ) chunks
-    )
+    )`;
+}
+
+/**
+ * The one statement that changes the status of work of any kind, one row or
+ * a batch: it moves the picked rows, applies the side effects of the target
+ * status, stores a STATUS event per row and NOTIFYs them in chunks, so the
+ * change and its events commit together (and are heard of only then).
+ * Returns the moved rows as they are now, each with `fromStatus`.
+ */
+export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Prisma.Sql {
+  const table = tableOf(kind);
+  const assignments = Prisma.join([Prisma.sql`status = ${move.to}::"Status"`, Prisma.sql`"updatedAt" = ${now}`, ...sideEffects(kind, move.to, move.owner, now), ...(move.set ? [move.set] : [])], ", ");
+  const reason = typeof move.reason === "string" ? Prisma.sql`${redactText(move.reason)}::text` : move.reason;
+  return Prisma.sql`
+    WITH picked AS (${move.picked}),
+    moved AS (
+      UPDATE ${table} t SET ${assignments}
+      FROM picked WHERE t.id = picked.id
+      RETURNING t.*, picked.status AS "fromStatus", ${reason} AS "moveReason"
+    ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`, now)}
     SELECT moved.*, (SELECT count(*) FROM notices)::int AS "noticesSent" FROM moved`;
 }
 

@@ -17,6 +17,15 @@ export const QUEUES = {
     payload: z.object({ importId: z.number().int().positive() }),
     options: { policy: "standard", retryLimit: 0, expireInHours: 23, retentionDays: 7 } satisfies Omit<PgBoss.Queue, "name">,
   },
+  /**
+   * Deletes old LOG and STATUS events of finished work (EVENT_RETENTION_DAYS),
+   * on a cron schedule; one run at a time across every process.
+   */
+  eventRetention: {
+    name: "event-retention",
+    payload: z.object({}).passthrough(),
+    options: { policy: "singleton", retryLimit: 2, retryDelay: 60, expireInHours: 1, retentionDays: 7 } satisfies Omit<PgBoss.Queue, "name">,
+  },
 } as const;
 
 export type QueueName = keyof typeof QUEUES;

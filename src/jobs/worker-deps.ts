@@ -15,4 +15,6 @@ export interface WorkerDeps {
    * are the same everywhere (cooldowns are shared through the database).
    */
   http: HttpClient;
+  /** For the connections of its own a worker LISTENs on. */
+  databaseUrl: string;
 }

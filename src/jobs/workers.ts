@@ -3,7 +3,10 @@ import { onDatabaseChange } from "../db/availability.js";
 import { createHttpClient } from "../engine/http-client.js";
 import { startSweep } from "../engine/sweep.js";
 import { importRecovery } from "../work/imports/recovery.js";
+import { queueRecovery } from "../work/queue/recovery.js";
+import { startQueueRunner } from "../work/queue/runner.js";
 import { startImportWorkers } from "./import-run.js";
+import { startEventRetention } from "./retention.js";
 import { pauseWorkers, resumeWorkers } from "./queues.js";
 import type { WorkerDeps } from "./worker-deps.js";
 
@@ -12,14 +15,22 @@ import type { WorkerDeps } from "./worker-deps.js";
  * sweep over them. While the database is away the workers stop asking for
  * work (each poll would fail) and start again once it is back.
  */
-export async function startWorkerRole(boss: PgBoss, deps: Omit<WorkerDeps, "http">): Promise<{ stop(): void }> {
+export async function startWorkerRole(boss: PgBoss, deps: Omit<WorkerDeps, "http">): Promise<{ stop(): Promise<void> }> {
   const { config, log } = deps;
   const http = createHttpClient(
     { maxRetries: config.MAX_RETRIES, retryDelayMs: config.RETRY_DELAY_MS, backoffFactor: config.BACKOFF_FACTOR, timeoutMs: config.API_TIMEOUT_MS },
     log,
   );
   await startImportWorkers(boss, { ...deps, http });
+  const queue = await startQueueRunner({ ...deps, http });
   onDatabaseChange((up) => void (up ? resumeWorkers() : pauseWorkers()).catch((error: unknown) => log.warn({ err: error }, "could not pause or resume the workers")));
-  const sweep = startSweep([importRecovery], log);
-  return { stop: () => sweep.stop() };
+  const recoveries = [importRecovery, queueRecovery];
+  const sweep = startSweep(recoveries, log);
+  await startEventRetention(boss, recoveries.map((recovery) => recovery.kind), config.EVENT_RETENTION_DAYS, log);
+  return {
+    async stop() {
+      sweep.stop();
+      await queue.stop();
+    },
+  };
 }

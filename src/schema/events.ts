@@ -136,7 +136,7 @@ builder.queryField("events", (t) =>
  * in between is missed; what both deliver is sent once.
  */
 async function* eventStream(ctx: Context, filter: EventFilter, after: bigint | undefined): AsyncGenerator<MilepostEvent> {
-  const live = listen(ctx, filter.subject);
+  const live = listen(ctx, { subject: filter.subject });
   try {
     let replayedUpTo = after;
     if (after !== undefined) {

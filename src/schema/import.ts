@@ -148,7 +148,7 @@ export const importAfterEvent = sharedRead((id: number) => prisma().import.findU
 /** The import's current state, then again after every event of it (PROGRESS is already coalesced to 4 a second; subscribers share each read). */
 
 async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
-  const live = listen(ctx, { kind: IMPORT_KIND.subject, id });
+  const live = listen(ctx, { subject: { kind: IMPORT_KIND.subject, id } });
   try {
     const snapshot = await prisma().import.findUnique({ where: { id } });
     if (!snapshot) throw new NotFoundError("Import", id);

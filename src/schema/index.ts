@@ -11,5 +11,8 @@ import "./import-error.js";
 import "./import.js";
 import "./import-summary.js";
 import "./records.js";
+import "./processor.js";
+import "./queue-item.js";
+import "./queue-status.js";
 
 export const schema = builder.toSchema({ sortSchema: false });

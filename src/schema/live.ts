@@ -9,9 +9,9 @@ import { userError } from "./errors.js";
  * behind, its connection is dropped, which frees what it held (it can
  * resubscribe with `after`).
  */
-export function listen(ctx: Context, subject?: ListenOptions["subject"]): Listener {
+export function listen(ctx: Context, topic: Pick<ListenOptions, "subject" | "scope"> = {}): Listener {
   return ctx.events.listen({
-    subject,
+    ...topic,
     tokenId: ctx.viewer.tokenId,
     onSlow: () => {
       logger.info({ viewer: ctx.viewer.name }, "a subscriber stopped reading and fell behind; disconnected");
@@ -40,4 +40,33 @@ export function liveValue<T>(value: T | ListenerClosedError): T {
     throw userError(value.reason === "revoked" ? "UNAUTHENTICATED" : "RATE_LIMITED", value.message);
   }
   return value;
+}
+
+/** State streams re-read at most this often (4 a second, as PROGRESS is coalesced). */
+const STATE_INTERVAL_MS = 250;
+
+/**
+ * A subscription to some state (a queue's counts, a job's progress): the
+ * state first, then read again after events, at most 4 times a second however
+ * many events come; events that arrive meanwhile only say "read again".
+ * `read` returning null ends the stream (the subject is gone).
+ */
+export async function* liveState<T>(live: Listener, read: () => Promise<T | null>): AsyncGenerator<T> {
+  try {
+    let state = await read();
+    if (state === null) return;
+    yield state;
+    let last = Date.now();
+    for await (const _event of live) {
+      const wait = last + STATE_INTERVAL_MS - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      live.drain();
+      state = await read();
+      if (state === null) return;
+      last = Date.now();
+      yield state;
+    }
+  } finally {
+    live.close();
+  }
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { listSources } from "../sources/registry.js";
+import { listSources } from "../registry.js";
 import type { AnySource } from "../sources/types.js";
 import { builder } from "./builder.js";
 

@@ -8,7 +8,7 @@ import { assertSecretsAllowed, SecretNotAllowedError } from "../../engine/secret
 import { IllegalTransitionError, transition } from "../../engine/status.js";
 import { sendJob, wakeWorkers } from "../../jobs/queues.js";
 import { InputError, NotFoundError, parseInput } from "../../engine/errors.js";
-import { getSource, listSources } from "../../sources/registry.js";
+import { getSource, listSources } from "../../registry.js";
 import { lockRow } from "../../engine/lease.js";
 import { IMPORT_KIND } from "./kind.js";
 

@@ -7,7 +7,7 @@ import type { JsonValue } from "../../engine/json.js";
 import { createProgressReporter } from "../../engine/progress.js";
 import { MissingSecretError } from "../../engine/secrets.js";
 import type { Logger } from "../../logger.js";
-import { getSource } from "../../sources/registry.js";
+import { getSource } from "../../registry.js";
 import type { AnySource, SourcePage } from "../../sources/types.js";
 import { commitCheckpoint, emptyBatch, type Batch, type Ending, type PageError } from "./checkpoint.js";
 import { LEASE_RENEW_MS, renewLease, type LeaseState } from "../../engine/lease.js";

@@ -1,0 +1,43 @@
+import type { ServerResponse } from "node:http";
+import sharp from "sharp";
+
+/**
+ * The demo's pages and images, for the processors: HTML pages with a
+ * title (http-check), a redirect, a missing page, and generated product
+ * images with a white border to trim (image-normalize), plus an "image"
+ * that is an HTML error page.
+ */
+const PAGES: Record<string, { status: number; title?: string; location?: string }> = {
+  "/pages/home": { status: 200, title: "Milepost demo &amp; friends" },
+  "/pages/moved": { status: 301, location: "/pages/home" },
+  "/pages/missing": { status: 404, title: "Not found" },
+};
+
+export const DEMO_PAGE_PATHS = /^\/(pages\/[a-z]+|images\/[a-z0-9-]+\.(png|jpg))$/;
+
+/** A poster: a coloured rectangle of `width`×`height` inside a white border (what trim removes). */
+async function poster(seed: number, format: "png" | "jpg"): Promise<Buffer> {
+  const [width, height] = [300 + (seed % 7) * 40, 500 + (seed % 5) * 30];
+  const colour = { r: (seed * 67) % 256, g: (seed * 131) % 256, b: (seed * 29) % 256 };
+  const image = sharp({ create: { width, height, channels: 3, background: colour } }).extend({ top: 40, bottom: 40, left: 60, right: 60, background: "white" });
+  return format === "png" ? image.png().toBuffer() : image.jpeg({ quality: 90 }).toBuffer();
+}
+
+/** Answers a page or image path (relative to the demo's mount point). */
+export async function answerPage(path: string, base: string, response: ServerResponse): Promise<void> {
+  const page = PAGES[path];
+  if (page) {
+    const headers: Record<string, string> = { "content-type": "text/html; charset=utf-8" };
+    if (page.location) headers.location = `${base}${page.location}`;
+    response.writeHead(page.status, headers);
+    return void response.end(page.title ? `<!doctype html><html><head><title>\n  ${page.title}\n</title></head><body>demo</body></html>` : "");
+  }
+  const image = /^\/images\/poster-(\d+)\.(png|jpg)$/.exec(path);
+  if (image) {
+    const body = await poster(Number(image[1]), image[2] as "png" | "jpg");
+    response.writeHead(200, { "content-type": image[2] === "png" ? "image/png" : "image/jpeg", "content-length": body.length });
+    return void response.end(body);
+  }
+  response.writeHead(path === "/images/broken.png" ? 200 : 404, { "content-type": "text/html" });
+  response.end("<html><body>This is not an image (demo)</body></html>");
+}

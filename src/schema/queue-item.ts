@@ -1,0 +1,137 @@
+import { z } from "zod";
+import type { QueueItem } from "../generated/prisma/client.js";
+import { prisma } from "../db/client.js";
+import { parseId, parseInput } from "../engine/errors.js";
+import { cancelQueueItem, retryQueueItem } from "../work/queue/commands.js";
+import { enqueue } from "../work/queue/enqueue.js";
+import { findItems } from "../work/queue/read.js";
+import { builder } from "./builder.js";
+import { StatusEnum } from "./status.js";
+
+/** Seconds from start to now (running) or to the end (finished); null before it started. */
+function durationSeconds(item: QueueItem): number | null {
+  if (!item.startedAt) return null;
+  const end = item.status === "RUNNING" || !item.completedAt ? Date.now() : item.completedAt.getTime();
+  return Math.max(0, (end - item.startedAt.getTime()) / 1000);
+}
+
+export const QueueItemRef = builder.prismaObject("QueueItem", {
+  description: "An item of a persistent priority queue, run through the processor its queue is named after.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    queue: t.exposeString("queue"),
+    key: t.exposeString("key", { description: "Deduplication key: an item is not added while another with the same queue and key is PENDING or RUNNING." }),
+    label: t.exposeString("label", { nullable: true }),
+    payload: t.expose("payload", { type: "JSON" }),
+    status: t.expose("status", { type: StatusEnum }),
+    priority: t.exposeInt("priority"),
+    attempts: t.exposeInt("attempts"),
+    maxAttempts: t.exposeInt("maxAttempts"),
+    runAfter: t.expose("runAfter", { type: "DateTime", description: "Not claimed before this time (enqueue's runAfter, a retry's backoff, a rate limit)." }),
+    result: t.expose("result", { type: "JSON", nullable: true }),
+    error: t.exposeString("error", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
+    completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    durationSeconds: t.float({ nullable: true, description: "Run time so far (RUNNING) or in total (finished).", resolve: durationSeconds }),
+  }),
+});
+
+const EnqueueItemInput = builder.inputType("EnqueueItemInput", {
+  fields: (t) => ({
+    key: t.string({ required: true }),
+    label: t.string(),
+    payload: t.field({ type: "JSON", required: true }),
+  }),
+});
+
+const EnqueueInput = builder.inputType("EnqueueInput", {
+  fields: (t) => ({
+    queue: t.string({ required: true, description: "The queue, named after its processor (see `processors`)." }),
+    items: t.field({ type: [EnqueueItemInput], required: true, description: "1 to 10,000 items." }),
+    priority: t.int({ defaultValue: 0, description: "Higher runs first." }),
+    maxAttempts: t.int({ description: "Attempts before an item is FAILED (default 3)." }),
+    runAfter: t.field({ type: "DateTime", description: "Not claimed before this time." }),
+  }),
+});
+
+const SkipReasonEnum = builder.enumType("SkipReason", {
+  values: {
+    ALREADY_QUEUED: { description: "An item with the same queue and key is PENDING, RUNNING or WAITING (or the key came twice in the call)." },
+    INVALID: { description: "The payload does not fit the processor's input, or the processor does not accept it." },
+  } as const,
+});
+
+const SkippedItemRef = builder.objectRef<{ key: string; reason: "ALREADY_QUEUED" | "INVALID"; message: string | null }>("SkippedItem").implement({
+  fields: (t) => ({
+    key: t.exposeString("key"),
+    reason: t.expose("reason", { type: SkipReasonEnum }),
+    message: t.exposeString("message", { nullable: true }),
+  }),
+});
+
+const EnqueueResultRef = builder.objectRef<Awaited<ReturnType<typeof enqueue>>>("EnqueueResult").implement({
+  fields: (t) => ({
+    added: t.field({ type: [QueueItemRef], resolve: (result) => result.added }),
+    skipped: t.field({ type: [SkippedItemRef], resolve: (result) => result.skipped }),
+  }),
+});
+
+const firstSchema = z.number().int().min(0).max(500);
+
+builder.queryFields((t) => ({
+  queueItem: t.prismaField({
+    type: "QueueItem",
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args) => prisma().queueItem.findUnique({ ...query, where: { id: parseId(args.id) } }),
+  }),
+  queueItems: t.connection(
+    {
+      type: QueueItemRef,
+      description: 'Newest first. search matches key, label and error text; payload is a JSON containment filter, e.g. {"domain": "example.com"}; both are answered by indexes.',
+      args: {
+        queue: t.arg.string(),
+        status: t.arg({ type: [StatusEnum] }),
+        search: t.arg.string(),
+        payload: t.arg({ type: "JSON" }),
+      },
+      resolve: async (_root, args) => {
+        const first = parseInput(firstSchema, args.first ?? 50, ["first"]);
+        const before = args.after ? parseId(args.after, "after") : null;
+        const search = args.search ? parseInput(z.string().max(200), args.search, ["search"]) : null;
+        const page = await findItems({ queue: args.queue, status: args.status, search, payload: args.payload }, first, before);
+        const edges = page.items.map((item) => ({ cursor: String(item.id), node: item }));
+        return {
+          edges,
+          pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: before !== null, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+          totalCount: page.totalCount,
+        };
+      },
+    },
+    { name: "QueueItemConnection" },
+    { name: "QueueItemEdge" },
+  ),
+}));
+
+builder.mutationFields((t) => ({
+  enqueue: t.field({
+    type: EnqueueResultRef,
+    description: "Adds up to 10,000 items to a queue; duplicates of queued keys and invalid payloads are skipped, each with its reason.",
+    args: { input: t.arg({ type: EnqueueInput, required: true }) },
+    resolve: (_root, args) => enqueue(args.input),
+  }),
+  retryQueueItem: t.prismaField({
+    type: "QueueItem",
+    description: "A FAILED or CANCELLED item runs again, its attempts reset.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, args) => prisma().queueItem.findUniqueOrThrow({ ...query, where: { id: (await retryQueueItem(parseId(args.id))).id } }),
+  }),
+  cancelQueueItem: t.prismaField({
+    type: "QueueItem",
+    description: "A PENDING or WAITING item is cancelled now; a RUNNING one is aborted through its signal and ends CANCELLED.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, args) => prisma().queueItem.findUniqueOrThrow({ ...query, where: { id: (await cancelQueueItem(parseId(args.id))).id } }),
+  }),
+}));
