@@ -38,7 +38,7 @@ async function codeOf(call: { operation: string; document: string; variables: Re
 }
 
 /** The mutations only an ADMIN may run; every other one is OPERATOR's too. */
-const ADMIN_ONLY = ["createApiToken", "revokeApiToken", "cleanupFailedImports"];
+const ADMIN_ONLY = ["createApiToken", "revokeApiToken", "cleanupFailedImports", "cleanQueue"];
 
 describe("roles, for every mutation of the schema", () => {
   const mutations = rootCalls().filter((call) => call.operation === "mutation");
