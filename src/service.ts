@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type PgBoss from "pg-boss";
@@ -114,6 +115,8 @@ export function createService(config: Config): Service {
   let api: Api | undefined;
   let workers: { stop(): Promise<void> } | undefined;
   const shutdown = new AbortController();
+  // Every running import and queue item listens for the shutdown: as many listeners as work running, not a leak.
+  setMaxListeners(0, shutdown.signal);
 
   return {
     get url() {

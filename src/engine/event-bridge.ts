@@ -3,7 +3,7 @@ import { reportDatabaseError } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import type { EventHub } from "./event-hub.js";
-import { EVENTS_CHANNEL, eventFromRow, type MilepostEvent, type Notice } from "./events.js";
+import { EVENTS_CHANNEL, eventFromRow, eventsOfBatch, type MilepostEvent, type Notice } from "./events.js";
 
 const RECONNECT_MS = [250, 1000, 2000, 5000];
 
@@ -39,7 +39,8 @@ export async function startEventBridge(
     if ("revoked" in notice) return hub.revoke(notice.revoked);
     if ("ref" in notice) return load([BigInt(notice.ref)]);
     if ("refs" in notice) return load(notice.refs.map(BigInt));
-    for (const event of "events" in notice ? notice.events : [notice.event]) deliver({ ...event, at: new Date(event.at) } as MilepostEvent);
+    if ("statuses" in notice) return eventsOfBatch(notice.statuses).forEach(deliver);
+    deliver({ ...notice.event, at: new Date(notice.event.at) } as MilepostEvent);
   };
   const replayMissed = async () => {
     if (lastPersisted === undefined) return;

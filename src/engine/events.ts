@@ -98,7 +98,20 @@ export function eventFromRow(row: EventRow): MilepostEvent {
  * to events too large to travel (read back from the table), or a revoked
  * token's id (its subscriptions end in every api process).
  */
-export type Notice = { event: MilepostEvent } | { events: MilepostEvent[] } | { ref: string } | { refs: string[] } | { revoked: number };
+export type Notice = { event: MilepostEvent } | { statuses: StatusBatch } | { ref: string } | { refs: string[] } | { revoked: number };
+
+/** The STATUS events of one statement that moved many subjects, in a compact form: [id, subjectId, from, to, reason, scope]. */
+export interface StatusBatch {
+  subjectKind: SubjectKind;
+  at: string;
+  events: [string, number, Status | null, Status, string | null, string | null][];
+}
+
+/** The events a StatusBatch stands for. */
+export function eventsOfBatch(batch: StatusBatch): StatusEvent[] {
+  const at = new Date(batch.at);
+  return batch.events.map(([id, subjectId, from, to, reason, scope]) => ({ id, kind: "STATUS", subjectKind: batch.subjectKind, subjectId, from, to, reason, scope, at }));
+}
 
 /** Tells every api process, when the transaction commits, that a token was revoked. */
 export async function noticeRevoked(db: Db, tokenId: number): Promise<void> {

@@ -4,8 +4,13 @@ import { EVENTS_CHANNEL, MAX_NOTIFY_BYTES, type Db } from "./events.js";
 import { column, tableOf, type WorkKind } from "./kind.js";
 import { redactText } from "./secrets.js";
 
-/** Events per NOTIFY of a batch: 20 STATUS events stay well under PostgreSQL's 8,000-byte payload. */
-const EVENTS_PER_NOTICE = 20;
+/**
+ * STATUS events per NOTIFY of a batch. A batch notice carries what the
+ * events share once and each event as a short array (about 60 bytes), so 80
+ * stay under PostgreSQL's 8,000-byte payload; a chunk that does not (long
+ * reasons) goes by reference.
+ */
+const EVENTS_PER_NOTICE = 80;
 
 export interface Move {
   /**
@@ -22,6 +27,8 @@ export interface Move {
   owner?: string;
   /** More assignments, e.g. Prisma.sql`"lastError" = picked.error`. */
   set?: Prisma.Sql;
+  /** CTEs `picked` may use, e.g. `open AS (…)`. */
+  before?: Prisma.Sql;
 }
 
 /**
@@ -68,7 +75,8 @@ export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, 
       SELECT pg_notify(${EVENTS_CHANNEL}, CASE WHEN octet_length(events) > ${MAX_NOTIFY_BYTES} THEN refs ELSE events END) AS sent
       FROM (
         SELECT
-          jsonb_build_object('events', jsonb_agg(payload || jsonb_build_object('id', id::text, 'kind', 'STATUS', 'subjectKind', ${kind.subject}::text, 'subjectId', "subjectId", 'at', ${now.toISOString()}::text) ORDER BY id))::text AS events,
+          jsonb_build_object('statuses', jsonb_build_object('subjectKind', ${kind.subject}::text, 'at', ${now.toISOString()}::text,
+            'events', jsonb_agg(jsonb_build_array(id::text, "subjectId", payload->'from', payload->'to', payload->'reason', payload->'scope') ORDER BY id)))::text AS events,
           jsonb_build_object('refs', jsonb_agg(id::text ORDER BY id))::text AS refs
         FROM numbered GROUP BY chunk
       ) chunks
@@ -87,7 +95,7 @@ export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Pri
   const assignments = Prisma.join([Prisma.sql`status = ${move.to}::"Status"`, Prisma.sql`"updatedAt" = ${now}`, ...sideEffects(kind, move.to, move.owner, now), ...(move.set ? [move.set] : [])], ", ");
   const reason = typeof move.reason === "string" ? Prisma.sql`${redactText(move.reason)}::text` : move.reason;
   return Prisma.sql`
-    WITH picked AS (${move.picked}),
+    WITH ${move.before ? Prisma.sql`${move.before}, ` : Prisma.empty}picked AS (${move.picked}),
     moved AS (
       UPDATE ${table} t SET ${assignments}
       FROM picked WHERE t.id = picked.id

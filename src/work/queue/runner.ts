@@ -208,13 +208,20 @@ export async function startQueueRunner(deps: WorkerDeps): Promise<{ stop(): Prom
   /** Takes up to `count` due items of these queues, highest priority first, skipping paused queues and rows another worker is taking. */
   const claim = (count: number, names: string[]) =>
     moveWork<QueueItem>(prisma(), QUEUE_ITEM_KIND, {
+      // Each open queue's best items come from its own range of the claim index, merged by priority;
+      // a paused queue's backlog is never read. Rows locked but not taken are free again at commit.
       picked: Prisma.sql`
-        SELECT id, status FROM "QueueItem" q
-        WHERE status IN ('PENDING', 'WAITING') AND "runAfter" <= ${new Date()} AND queue = ANY(${names}::text[])
-          AND NOT EXISTS (SELECT 1 FROM "QueueSetting" s WHERE s.queue = q.queue AND s.paused)
-        ORDER BY priority DESC, id
-        LIMIT ${count}
-        FOR UPDATE SKIP LOCKED`,
+        SELECT best.id, best.status FROM unnest(${names}::text[]) AS served(name)
+        CROSS JOIN LATERAL (
+          SELECT id, status, priority FROM "QueueItem"
+          WHERE queue = served.name AND status IN ('PENDING', 'WAITING') AND "runAfter" <= ${new Date()}
+          ORDER BY priority DESC, id
+          LIMIT ${count}
+          FOR UPDATE SKIP LOCKED
+        ) best
+        WHERE NOT EXISTS (SELECT 1 FROM "QueueSetting" s WHERE s.queue = served.name AND s.paused)
+        ORDER BY best.priority DESC, best.id
+        LIMIT ${count}`,
       to: "RUNNING",
       owner,
       reason: Prisma.sql`'attempt ' || t.attempts || ' of ' || t."maxAttempts"`,
