@@ -54,3 +54,15 @@ it("watch-events says it is reconnecting when the server restarts, and goes on w
   await watcher.stop("SIGINT");
   await server.stop();
 }, 90_000);
+
+it("enqueue-batch adds 500 items in batches of 100 and watches the queue drain", async () => {
+  const token = newSecret();
+  const server = await spawnService({ DATABASE_URL: database.url, MILEPOST_ADMIN_TOKEN: token, WORKER_CONCURRENCY: "16" });
+  const example = await spawnScript("client-examples/enqueue-batch.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token }, null);
+  const { code } = await example.exited;
+  expect(code, example.output()).toBe(0);
+  expect(example.output().match(/^batch \d+: 100 added, 0 skipped$/gm)).toHaveLength(5);
+  expect(example.output()).toContain("500 items added");
+  expect(example.output()).toMatch(/drained: 500 completed, 0 failed, 0 cancelled/);
+  await server.stop();
+}, 90_000);
