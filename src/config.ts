@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseGrant, type SecretGrant } from "./engine/secrets.js";
+import { parseGrant, type SecretGrant } from "./secrets.js";
 
 const int = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);

@@ -1,5 +1,5 @@
 import { pino, type Logger } from "pino";
-import { redactDeep } from "./engine/secrets.js";
+import { redactDeep } from "./secrets.js";
 
 /**
  * The process's logger; the server sets its level from LOG_LEVEL. Lines are

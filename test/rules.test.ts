@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { describeError } from "../src/engine/error-text.js";
 import { rateLimitEnd } from "../src/engine/http-client.js";
-import { configureSecrets, parseGrant, redactDeep, redactText } from "../src/engine/secrets.js";
+import { configureSecrets, parseGrant, redactDeep, redactText } from "../src/secrets.js";
 import { isDatabaseUnavailable } from "../src/db/availability.js";
 import { nextLink } from "../src/sources/http-json.js";
 

@@ -1,5 +1,5 @@
 import { isDatabaseUnavailable } from "../db/availability.js";
-import { redactText } from "./secrets.js";
+import { redactText } from "../secrets.js";
 
 const MAX_LENGTH = 300;
 

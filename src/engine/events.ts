@@ -1,7 +1,7 @@
 import type { EventKind, Status, SubjectKind } from "../generated/prisma/enums.js";
 import { Prisma, type Event as EventRow } from "../generated/prisma/client.js";
 import type { Tx } from "../db/client.js";
-import { redactDeep } from "./secrets.js";
+import { redactDeep } from "../secrets.js";
 
 /** The Postgres channel every process NOTIFYs on and every api process LISTENs to. */
 export const EVENTS_CHANNEL = "milepost_events";

@@ -1,7 +1,7 @@
 import pRetry, { AbortError } from "p-retry";
 import type { Logger } from "../logger.js";
 import { closedUntil, closeUpstream, cooldownKey } from "./cooldowns.js";
-import { isEnvRef, redactText, secretFor, type EnvRef } from "./secrets.js";
+import { isEnvRef, redactText, secretFor, type EnvRef } from "../secrets.js";
 
 /** What a status code means for the work: the defaults below, or a source's `responses` overrides. */
 export type ResponseAction = "retry" | "skip" | "stop" | "fail";

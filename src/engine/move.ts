@@ -2,7 +2,7 @@ import { Prisma } from "../generated/prisma/client.js";
 import type { Status } from "../generated/prisma/enums.js";
 import { EVENTS_CHANNEL, MAX_NOTIFY_BYTES, type Db } from "./events.js";
 import { column, tableOf, type WorkKind } from "./kind.js";
-import { redactText } from "./secrets.js";
+import { redactText } from "../secrets.js";
 
 /**
  * STATUS events per NOTIFY of a batch. A batch notice carries what the

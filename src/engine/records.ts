@@ -1,5 +1,11 @@
 import { Prisma } from "../generated/prisma/client.js";
-import type { SourceRecord } from "../sources/types.js";
+import type { JsonValue } from "./json.js";
+
+/** One record to store under (dataset, externalId): what a source yields, and a collector. */
+export interface SourceRecord {
+  externalId: string;
+  data: JsonValue;
+}
 
 /** The common table expressions that write a batch, and how many distinct records it holds. */
 export interface RecordWrites {

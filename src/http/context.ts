@@ -4,19 +4,9 @@ import type { YogaInitialContext } from "graphql-yoga";
 import type { WebSocket } from "ws";
 import type { EventHub } from "../engine/event-hub.js";
 import { authenticate, secretFrom, type Viewer } from "../auth/tokens.js";
+import type { Context } from "../schema/context.js";
 import { userError } from "../schema/errors.js";
 import { MAX_DOCUMENT_BYTES } from "./limits.js";
-
-/** What every resolver gets, over HTTP and WebSockets alike. */
-export interface Context {
-  viewer: Viewer;
-  /** Live events of this api process, fed by the LISTEN/NOTIFY bridge. */
-  events: EventHub;
-  /** Defaults that mutations apply (CHECKPOINT_EVERY). */
-  defaults: { checkpointEvery: number };
-  /** Drops the client's connection (HTTP response or WebSocket) at once: for a subscriber that stopped reading. */
-  disconnect(): void;
-}
 
 /** The viewer every request acts as when MILEPOST_AUTH=off. */
 export const AUTH_OFF_VIEWER: Viewer = { tokenId: null, name: "auth off", role: "ADMIN" };

@@ -5,7 +5,8 @@ import { logger } from "../logger.js";
 import { useMutationRole } from "../schema/authorize.js";
 import { maskError } from "../schema/errors.js";
 import { schema } from "../schema/index.js";
-import { createContextFactory, type Context, type InitialContext } from "./context.js";
+import type { Context } from "../schema/context.js";
+import { createContextFactory, type InitialContext } from "./context.js";
 import { useContractErrorCodes } from "./error-codes.js";
 import { useDocumentLimits } from "./limits.js";
 

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type PgBoss from "pg-boss";
 import { reportDatabaseError, waitForDatabase } from "../db/availability.js";
-import type { WorkerDeps } from "./worker-deps.js";
+import type { WorkerDeps } from "../engine/worker-deps.js";
 import { LeaseLostError } from "../work/imports/checkpoint.js";
 import { recordCrash } from "../work/imports/recovery.js";
 import { runImport, type RunnerDeps } from "../work/imports/run.js";
-import { QUEUES, startWorkers } from "./queues.js";
+import { QUEUES, startWorkers } from "../engine/queues.js";
 
 /**
  * The worker side of imports: WORKER_CONCURRENCY handlers of `import-run`.

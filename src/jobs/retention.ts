@@ -2,7 +2,7 @@ import type PgBoss from "pg-boss";
 import { deleteOldEvents } from "../engine/retention.js";
 import type { WorkKind } from "../engine/kind.js";
 import type { Logger } from "../logger.js";
-import { QUEUES } from "./queues.js";
+import { QUEUES } from "../engine/queues.js";
 
 /** Hourly, at a minute no other job of this service uses. */
 const RETENTION_CRON = "17 * * * *";

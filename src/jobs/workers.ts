@@ -7,8 +7,8 @@ import { queueRecovery } from "../work/queue/recovery.js";
 import { startQueueRunner } from "../work/queue/runner.js";
 import { startImportWorkers } from "./import-run.js";
 import { startEventRetention } from "./retention.js";
-import { pauseWorkers, resumeWorkers } from "./queues.js";
-import type { WorkerDeps } from "./worker-deps.js";
+import { pauseWorkers, resumeWorkers } from "../engine/queues.js";
+import type { WorkerDeps } from "../engine/worker-deps.js";
 
 /**
  * The worker role: the workers of every kind of work and the one crash

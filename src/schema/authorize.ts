@@ -1,7 +1,7 @@
 import { getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { hasRole, type Role } from "../auth/tokens.js";
-import type { Context } from "../http/context.js";
+import type { Context } from "./context.js";
 import { userError } from "./errors.js";
 
 /** Throws FORBIDDEN unless the viewer has at least `role`. */

@@ -6,7 +6,7 @@ import RelayPlugin from "@pothos/plugin-relay";
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
 import { prisma } from "../db/client.js";
-import type { Context } from "../http/context.js";
+import type { Context } from "./context.js";
 
 /** Items a list field without `first` is assumed to return: a connection's default page, or a short list. */
 const ASSUMED_CONNECTION_ITEMS = 50;

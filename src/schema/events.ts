@@ -12,7 +12,7 @@ import {
   type ProgressEvent,
   type StatusEvent,
 } from "../engine/events.js";
-import type { Context } from "../http/context.js";
+import type { Context } from "./context.js";
 import { builder } from "./builder.js";
 import { CheckpointRef } from "./checkpoint.js";
 import { parseEventId, parseId, parseInput } from "../engine/errors.js";

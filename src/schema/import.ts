@@ -1,9 +1,9 @@
 import type { Import } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
 import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
-import { redactSecrets } from "../engine/secrets.js";
+import { redactSecrets } from "../secrets.js";
 import { sharedRead } from "../engine/shared-read.js";
-import type { Context } from "../http/context.js";
+import type { Context } from "./context.js";
 import { cancelImport, cleanupFailedImports, pauseImport, resumeImport, retryImportNow, startImport } from "../work/imports/commands.js";
 import { IMPORT_KIND } from "../work/imports/kind.js";
 import { importMetrics } from "../work/imports/metrics.js";

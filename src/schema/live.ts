@@ -1,5 +1,5 @@
 import { ListenerClosedError, type ListenOptions, type Listener } from "../engine/event-hub.js";
-import type { Context } from "../http/context.js";
+import type { Context } from "./context.js";
 import { logger } from "../logger.js";
 import { userError } from "./errors.js";
 

@@ -4,11 +4,9 @@ import type { HttpClient } from "../engine/http-client.js";
 import type { JsonValue } from "../engine/json.js";
 import type { LogLevel } from "../engine/events.js";
 
-/** One item a source yields; it is stored under (dataset, externalId). */
-export interface SourceRecord {
-  externalId: string;
-  data: JsonValue;
-}
+import type { SourceRecord } from "../engine/records.js";
+
+export type { SourceRecord };
 
 export interface SourcePage<Cursor extends JsonValue> {
   records: SourceRecord[];

@@ -3,10 +3,10 @@ import { prisma, type Tx } from "../../db/client.js";
 import { eventCtes, NOTIFY_NOTICE, type CheckpointLevel } from "../../engine/events.js";
 import type { JsonValue } from "../../engine/json.js";
 import { recordWrites, type RecordWrites } from "../../engine/records.js";
-import { redactDeep, redactText } from "../../engine/secrets.js";
+import { redactDeep, redactText } from "../../secrets.js";
 import { transition } from "../../engine/status.js";
 import { IMPORT_KIND } from "./kind.js";
-import { sendJob } from "../../jobs/queues.js";
+import { sendJob } from "../../engine/queues.js";
 import type { SourceRecord } from "../../sources/types.js";
 
 /** A page (or its items) that could not be imported. */

@@ -5,7 +5,7 @@ import { recordEvent } from "../../engine/events.js";
 import { lockRow, LEASE_STALE_MS } from "../../engine/lease.js";
 import { transition } from "../../engine/status.js";
 import type { Recovery } from "../../engine/sweep.js";
-import { sendJob, wakeWorkers } from "../../jobs/queues.js";
+import { sendJob, wakeWorkers } from "../../engine/queues.js";
 import type { Logger } from "../../logger.js";
 import { IMPORT_KIND } from "./kind.js";
 

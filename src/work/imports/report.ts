@@ -1,7 +1,7 @@
 import type { Import } from "../../generated/prisma/client.js";
 import { prisma } from "../../db/client.js";
 import type { Checkpoint, CheckpointLevel } from "../../engine/events.js";
-import { redactSecrets } from "../../engine/secrets.js";
+import { redactSecrets } from "../../secrets.js";
 import { importMetrics } from "./metrics.js";
 
 /** The import's last committed position, or null before its first checkpoint. */

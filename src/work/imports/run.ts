@@ -5,7 +5,7 @@ import { recordEvent, type CheckpointLevel } from "../../engine/events.js";
 import { RateLimitedError, UpstreamError, type HttpClient } from "../../engine/http-client.js";
 import type { JsonValue } from "../../engine/json.js";
 import { createProgressReporter } from "../../engine/progress.js";
-import { MissingSecretError } from "../../engine/secrets.js";
+import { MissingSecretError } from "../../secrets.js";
 import type { Logger } from "../../logger.js";
 import { getSource } from "../../registry.js";
 import type { AnySource, SourcePage } from "../../sources/types.js";

@@ -1,5 +1,5 @@
 import type { Config } from "../config.js";
-import type { HttpClient } from "../engine/http-client.js";
+import type { HttpClient } from "./http-client.js";
 import type { Logger } from "../logger.js";
 
 /** What a worker process gives the workers of every kind. */
