@@ -1,11 +1,9 @@
-import pg from "pg";
 import { reportDatabaseError } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import type { EventHub } from "./event-hub.js";
+import { listenChannel } from "./listen.js";
 import { EVENTS_CHANNEL, eventFromRow, eventsOfBatch, type MilepostEvent, type Notice } from "./events.js";
-
-const RECONNECT_MS = [250, 1000, 2000, 5000];
 
 /**
  * Bridges Postgres NOTIFY into the hub, on a connection of its own (a
@@ -21,8 +19,6 @@ export async function startEventBridge(
   log: Logger,
   onReconnect: () => Promise<void> = async () => undefined,
 ): Promise<{ stop(): Promise<void> }> {
-  let client: pg.Client | undefined;
-  let stopped = false;
   let lastPersisted: bigint | undefined;
   let queue = Promise.resolve();
 
@@ -48,53 +44,28 @@ export async function startEventBridge(
     rows.map(eventFromRow).forEach(deliver);
   };
 
-  const connect = async (attempt: number): Promise<void> => {
-    const next = new pg.Client({ connectionString: databaseUrl });
-    next.on("notification", (message) => {
-      if (message.channel !== EVENTS_CHANNEL || !message.payload) return;
-      const payload = message.payload;
+  const listener = await listenChannel(
+    databaseUrl,
+    EVENTS_CHANNEL,
+    {
       // One at a time, so events fetched by reference keep their order.
-      queue = queue.then(() => receive(payload)).catch((error) => log.error({ err: error }, "could not deliver an event"));
-    });
-    next.on("error", (error) => {
-      if (!reportDatabaseError(error, "event listener")) log.warn({ err: error }, "event listener connection failed; reconnecting");
-    });
-    next.on("end", () => {
-      if (stopped || client !== next) return;
-      client = undefined;
-      setTimeout(() => void reconnect(0), RECONNECT_MS[0]);
-    });
-    await next.connect();
-    await next.query(`LISTEN ${EVENTS_CHANNEL}`);
-    client = next;
-    if (attempt > 0 || lastPersisted !== undefined) {
-      queue = queue
-        .then(replayMissed)
-        .then(onReconnect)
-        .catch((error) => {
-          if (!reportDatabaseError(error, "event listener")) log.error({ err: error }, "could not replay the events missed while reconnecting");
-        });
-    }
-  };
-  const reconnect = async (attempt: number): Promise<void> => {
-    if (stopped) return;
-    try {
-      await connect(attempt + 1);
-      log.info("event listener reconnected");
-    } catch (error) {
-      const delay = RECONNECT_MS[Math.min(attempt + 1, RECONNECT_MS.length - 1)];
-      if (!reportDatabaseError(error, "event listener")) log.warn({ err: error, retryInMs: delay }, "event listener cannot reach PostgreSQL");
-      setTimeout(() => void reconnect(attempt + 1), delay);
-    }
-  };
-
-  await connect(0);
+      onPayload: (payload) => {
+        queue = queue.then(() => receive(payload)).catch((error) => log.error({ err: error }, "could not deliver an event"));
+      },
+      onReconnected: () => {
+        queue = queue
+          .then(replayMissed)
+          .then(onReconnect)
+          .catch((error) => {
+            if (!reportDatabaseError(error, "event listener")) log.error({ err: error }, "could not replay the events missed while reconnecting");
+          });
+      },
+    },
+    log,
+  );
   return {
     async stop() {
-      stopped = true;
-      const closing = client;
-      client = undefined;
-      await closing?.end().catch(() => undefined);
+      await listener.stop();
       await queue;
     },
   };

@@ -23,11 +23,15 @@ const CURRENT_SHOWN = 100;
  * queues: whether every known queue is), and the items running now.
  */
 export async function queueStatus(queue: string | null): Promise<QueueStatus> {
-  const [counts, current, paused] = await Promise.all([
-    prisma().queueItem.groupBy({ by: ["status"], where: queue ? { queue } : {}, _count: { _all: true } }),
-    prisma().queueItem.findMany({ where: { status: "RUNNING", ...(queue ? { queue } : {}) }, orderBy: { startedAt: "asc" }, take: CURRENT_SHOWN }),
-    prisma().queueSetting.findMany({ where: { paused: true, ...(queue ? { queue } : {}) }, select: { queue: true } }),
-  ]);
+  // One snapshot for all three reads: counts that say RUNNING and a `current` that already says otherwise would contradict each other.
+  const [counts, current, paused] = await prisma().$transaction(
+    async (tx) => [
+      await tx.queueItem.groupBy({ by: ["status"], where: queue ? { queue } : {}, _count: { _all: true } }),
+      await tx.queueItem.findMany({ where: { status: "RUNNING", ...(queue ? { queue } : {}) }, orderBy: { startedAt: "asc" }, take: CURRENT_SHOWN }),
+      await tx.queueSetting.findMany({ where: { paused: true, ...(queue ? { queue } : {}) }, select: { queue: true } }),
+    ] as const,
+    { isolationLevel: "RepeatableRead" },
+  );
   const count = (status: Status) => counts.find((row) => row.status === status)?._count._all ?? 0;
   const pausedQueues = new Set(paused.map((row) => row.queue));
   const queues = queue ? [queue] : listProcessors().map((processor) => processor.name);
