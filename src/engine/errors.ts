@@ -3,7 +3,7 @@ import { z } from "zod";
 /**
  * The failures a caller can fix, raised by domain code without knowing
  * about GraphQL; src/schema/errors.ts gives each its contract code
- * (BAD_USER_INPUT, NOT_FOUND, CONFLICT).
+ * (BAD_USER_INPUT, NOT_FOUND, CONFLICT, FORBIDDEN).
  */
 
 /** Input that does not fit: `fields` are the paths at fault, e.g. ["input.config.url"]. */
@@ -27,6 +27,11 @@ export class NotFoundError extends Error {
 /** The request cannot be done in the state the work is in (other than an illegal status change, see IllegalTransitionError). */
 export class ConflictError extends Error {
   override name = "ConflictError";
+}
+
+/** The viewer may not do this to this thing (e.g. delete another's comment). */
+export class ForbiddenError extends Error {
+  override name = "ForbiddenError";
 }
 
 /** zod issues as `field.path: message` lines, the form every InputError uses. */

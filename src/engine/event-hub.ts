@@ -28,9 +28,9 @@ export interface Listener extends AsyncIterable<MilepostEvent> {
 }
 
 export interface ListenOptions {
-  /** Only this subject's events (its own topic), or every event. */
+  /** This subject's events (its own topic). Without `subject` or `scope`: every event. */
   subject?: { kind: SubjectKind; id: number };
-  /** Or the events of every subject of a kind in one scope (a queue's items). */
+  /** The events of every subject of a kind in one scope (a queue's items, a job's steps); with `subject`, both. */
   scope?: { kind: SubjectKind; scope: string };
   /** The token the subscriber authenticated with: revoking it ends the stream. */
   tokenId?: number | null;
@@ -95,7 +95,9 @@ export function createEventHub(): EventHub {
       }
     },
     listen(options = {}) {
-      const topic = options.subject ? topicOf(options.subject.kind, options.subject.id) : options.scope ? scopeOf(options.scope.kind, options.scope.scope) : ALL;
+      const chosen = [options.subject && topicOf(options.subject.kind, options.subject.id), options.scope && scopeOf(options.scope.kind, options.scope.scope)];
+      const listened = chosen.filter((topic): topic is string => Boolean(topic));
+      if (listened.length === 0) listened.push(ALL);
       const tokenId = options.tokenId ?? null;
       let buffered: MilepostEvent[] = [];
       let waiting: ((result: IteratorResult<MilepostEvent>) => void) | null = null;
@@ -103,7 +105,7 @@ export function createEventHub(): EventHub {
       let ended: ListenerClosedError | "closed" | null = null;
 
       const detach = () => {
-        remove(topics, topic, queue);
+        for (const topic of listened) remove(topics, topic, queue);
         if (tokenId !== null) remove(byToken, tokenId, queue);
       };
       const queue: Queue = {
@@ -132,7 +134,7 @@ export function createEventHub(): EventHub {
           waiting = failed = null;
         },
       };
-      add(topics, topic, queue);
+      for (const topic of listened) add(topics, topic, queue);
       if (tokenId !== null) add(byToken, tokenId, queue);
 
       return {

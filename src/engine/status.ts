@@ -11,9 +11,10 @@ export type { Status };
  * The one lifecycle of every kind of work. PENDING work may start or be
  * cancelled; RUNNING work pauses, waits out a rate limit, finishes or fails;
  * PAUSED, WAITING and FAILED work resumes (back to RUNNING or, to be picked up
- * again by a worker, PENDING); COMPLETED and CANCELLED are final, except that
- * COMPLETED → PENDING re-runs finished work (a collector or a retried step)
- * under the same row.
+ * again, PENDING); finished work goes back to PENDING only when retried on
+ * request (a queue item, a job and its failed or cancelled steps, a
+ * collector), under the same row. Each kind's commands decide which of
+ * these they offer: an import is never resumed once cancelled.
  */
 const allowed: Record<Status, readonly Status[]> = {
   PENDING: ["RUNNING", "CANCELLED", "PAUSED", "FAILED"],
@@ -22,7 +23,7 @@ const allowed: Record<Status, readonly Status[]> = {
   WAITING: ["PENDING", "RUNNING", "PAUSED", "CANCELLED", "FAILED"],
   COMPLETED: ["PENDING"],
   FAILED: ["PENDING", "RUNNING", "CANCELLED"],
-  CANCELLED: [],
+  CANCELLED: ["PENDING"],
 };
 
 /** Work that will not change again unless someone restarts it. */

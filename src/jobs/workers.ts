@@ -3,8 +3,12 @@ import { onDatabaseChange } from "../db/availability.js";
 import { createHttpClient } from "../engine/http-client.js";
 import { startSweep } from "../engine/sweep.js";
 import { importRecovery } from "../work/imports/recovery.js";
+import { JOB_KIND } from "../work/jobs/kind.js";
+import { stepRecovery } from "../work/jobs/recovery.js";
+import { stepRunnable } from "../work/jobs/runner.js";
 import { queueRecovery } from "../work/queue/recovery.js";
-import { startQueueRunner } from "../work/queue/runner.js";
+import { queueRunnable } from "../work/queue/runner.js";
+import { startRunner } from "../engine/runner.js";
 import { startImportWorkers } from "./import-run.js";
 import { startEventRetention } from "./retention.js";
 import { pauseWorkers, resumeWorkers } from "../engine/queues.js";
@@ -22,15 +26,15 @@ export async function startWorkerRole(boss: PgBoss, deps: Omit<WorkerDeps, "http
     log,
   );
   await startImportWorkers(boss, { ...deps, http });
-  const queue = await startQueueRunner({ ...deps, http });
+  const runners = [await startRunner(queueRunnable, { ...deps, http }), await startRunner(stepRunnable, { ...deps, http })];
   onDatabaseChange((up) => void (up ? resumeWorkers() : pauseWorkers()).catch((error: unknown) => log.warn({ err: error }, "could not pause or resume the workers")));
-  const recoveries = [importRecovery, queueRecovery];
+  const recoveries = [importRecovery, queueRecovery, stepRecovery];
   const sweep = startSweep(recoveries, log);
-  await startEventRetention(boss, recoveries.map((recovery) => recovery.kind), config.EVENT_RETENTION_DAYS, log);
+  await startEventRetention(boss, [...recoveries.map((recovery) => recovery.kind), JOB_KIND], config.EVENT_RETENTION_DAYS, log);
   return {
     async stop() {
       sweep.stop();
-      await queue.stop();
+      await Promise.all(runners.map((runner) => runner.stop()));
     },
   };
 }

@@ -1,6 +1,6 @@
 import { GraphQLError } from "graphql";
 import { maskError as yogaMaskError, type MaskError } from "graphql-yoga";
-import { ConflictError, InputError, NotFoundError } from "../engine/errors.js";
+import { ConflictError, ForbiddenError, InputError, NotFoundError } from "../engine/errors.js";
 import { IllegalTransitionError } from "../engine/status.js";
 import { isDatabaseUnavailable, reportDatabaseError } from "../db/availability.js";
 import { logger } from "../logger.js";
@@ -67,6 +67,7 @@ export const maskError: MaskError = (
   if (original instanceof InputError) return userError("BAD_USER_INPUT", original.message, { fields: original.fields });
   if (original instanceof NotFoundError) return userError("NOT_FOUND", original.message);
   if (original instanceof ConflictError) return userError("CONFLICT", original.message);
+  if (original instanceof ForbiddenError) return userError("FORBIDDEN", original.message);
   if (isDatabaseUnavailable(original)) {
     reportDatabaseError(original, "api");
     return userError("INTERNAL_SERVER_ERROR", "The database is unavailable; nothing was lost, try again shortly", { reason: "DATABASE_UNAVAILABLE", http: { status: 503 } });

@@ -14,5 +14,8 @@ import "./records.js";
 import "./processor.js";
 import "./queue-item.js";
 import "./queue-status.js";
+import "./job.js";
+import "./comment.js";
+import "./job-stats.js";
 
 export const schema = builder.toSchema({ sortSchema: false });

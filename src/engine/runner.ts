@@ -1,0 +1,327 @@
+import { Prisma, type Status } from "../generated/prisma/client.js";
+import { databaseUp, reportDatabaseError, waitForDatabase } from "../db/availability.js";
+import { prisma } from "../db/client.js";
+import { describeError } from "./error-text.js";
+import { recordEvent, type Db } from "./events.js";
+import { RateLimitedError, UpstreamError } from "./http-client.js";
+import type { WorkKind } from "./kind.js";
+import { LEASE_RENEW_MS, renewLeases } from "./lease.js";
+import { moveWork, type Move } from "./move.js";
+import { createProgressReporter } from "./progress.js";
+import { redactText } from "../secrets.js";
+import { listenForWork } from "./wake.js";
+import type { WorkerDeps } from "./worker-deps.js";
+import { getProcessor, listProcessors } from "../registry.js";
+import { isPermanent, PermanentError, type AnyProcessor } from "../processors/types.js";
+
+/** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
+const POLL_MS = 1000;
+/** Backoff never waits longer than this between two attempts of an item. */
+const MAX_RETRY_DELAY_MS = 3600_000;
+/** A result larger than this is refused: results are for answers, not payloads (store files, like image-normalize). */
+const MAX_RESULT_BYTES = 256 * 1024;
+
+type StopReason = "cancel" | "shutdown" | "lost";
+
+/** How an attempt ended, to be written in the next batch. */
+interface Outcome {
+  id: number;
+  to: Extract<Status, "COMPLETED" | "FAILED" | "PENDING" | "WAITING" | "CANCELLED">;
+  reason: string;
+  result: unknown;
+  error: string | null;
+  runAfter: Date | null;
+  /** 1 when the attempt does not count (a rate limit, a shutdown). */
+  attemptsBack: number;
+}
+
+interface Running {
+  controller: AbortController;
+}
+
+/** What the runner reads of a claimed row; every runnable kind's table has these columns. */
+export interface RunnableRow {
+  id: number;
+  attempts: number;
+  maxAttempts: number;
+}
+
+/**
+ * A kind of work the runner runs through processors, one row at a time
+ * (queue items, job steps). Its table has, besides the lifecycle columns of
+ * WorkKind, `attempts`, `maxAttempts`, `runAfter`, `result`, `error` and
+ * `cancelRequested`.
+ */
+export interface Runnable<Row extends RunnableRow> {
+  kind: WorkKind & { flags: readonly ["cancelRequested"] };
+  /** How logs name one row, e.g. "queue item". */
+  noun: string;
+  /** The processor a claimed row runs through, its input, and the scope of its events. */
+  task(row: Row): { processor: string; input: unknown; scope: string };
+  /**
+   * Up to `count` due rows of these processors, in the order they should
+   * run, each locked FOR UPDATE SKIP LOCKED: the claim's `picked` (and the
+   * CTEs it needs).
+   */
+  claim(count: number, processors: string[], now: Date): Pick<Move, "picked" | "before">;
+  /**
+   * Runs in the transaction that records how rows ended: `before` the rows
+   * are written (to take locks in a set order), `after` (to act on what
+   * they add up to, e.g. end a job whose steps have all ended).
+   */
+  ending?: { before(tx: Db, rows: Row[]): Promise<void>; after(tx: Db, rows: Row[]): Promise<void> };
+}
+
+/** Resolves `wait` early when `wake` is called. */
+function createWaker() {
+  let wake: (() => void) | undefined;
+  return {
+    wait(ms: number) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    },
+    wake: () => wake?.(),
+  };
+}
+
+function classify(item: RunnableRow, error: unknown, stopped: StopReason | undefined, retry: { delayMs: number; factor: number }): Outcome | null {
+  const base = { id: item.id, result: null, runAfter: null, attemptsBack: 0 };
+  if (stopped === "lost") return null; // another worker has it now: nothing of ours may be written
+  if (stopped === "cancel") return { ...base, to: "CANCELLED", reason: "cancelled on request", error: null };
+  if (stopped === "shutdown") return { ...base, to: "PENDING", reason: "worker shutting down; handed back", error: null, attemptsBack: 1 };
+  if (error instanceof RateLimitedError) {
+    return { ...base, to: "WAITING", reason: `Rate limited by the upstream until ${error.until.toISOString()}`, error: error.message, runAfter: error.until, attemptsBack: 1 };
+  }
+  const message = error instanceof UpstreamError || isPermanent(error) ? redactText((error as Error).message) : describeError(error);
+  const permanent = isPermanent(error) || (error instanceof UpstreamError && !error.transient);
+  if (permanent || item.attempts >= item.maxAttempts) {
+    const why = permanent ? "" : ` (${item.attempts} of ${item.maxAttempts} attempts)`;
+    return { ...base, to: "FAILED", reason: `${message}${why}`, error: message };
+  }
+  const delay = Math.min(MAX_RETRY_DELAY_MS, retry.delayMs * retry.factor ** (item.attempts - 1));
+  const runAfter = new Date(Date.now() + delay);
+  return { ...base, to: "PENDING", reason: `attempt ${item.attempts} of ${item.maxAttempts} failed: ${message}; retrying at ${runAfter.toISOString()}`, error: message, runAfter };
+}
+
+/** A result as it may be stored: JSON within MAX_RESULT_BYTES, without U+0000 (which jsonb cannot hold). */
+function storable(result: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
+  const text = JSON.stringify(result ?? null);
+  if (text.includes("\\u0000")) return { ok: false, message: "The result holds the character U+0000, which PostgreSQL cannot store" };
+  if (Buffer.byteLength(text) > MAX_RESULT_BYTES) return { ok: false, message: `The result is larger than ${MAX_RESULT_BYTES / 1024} kB` };
+  return { ok: true, value: JSON.parse(text) };
+}
+
+/**
+ * The workers of one process for a runnable kind: claims due rows of the
+ * processors it has, in the kind's order, up to WORKER_CONCURRENCY at once,
+ * straight from the kind's table (FOR UPDATE SKIP LOCKED, a batch per
+ * statement); runs them; and writes how they ended in batches too, each
+ * with its STATUS events. It wakes on NOTIFY (new work, a cancel) and polls
+ * every second for the rest. pg-boss is not on this path: its fetch sleeps
+ * after every poll and slows as a backlog grows.
+ */
+export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Row>, deps: WorkerDeps): Promise<{ stop(): Promise<void> }> {
+  const { config, log, http, shutdown } = deps;
+  const { kind, noun } = runnable;
+  const owner = `${deps.owner}/${kind.table}`;
+  const concurrency = config.WORKER_CONCURRENCY;
+  const retry = { delayMs: config.RETRY_DELAY_MS, factor: config.BACKOFF_FACTOR };
+  const running = new Map<number, Running>();
+  const stopReasons = new Map<number, StopReason>();
+  const waker = createWaker();
+  let pending: Outcome[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  let stopping = false;
+
+  const queues = () => listProcessors().map((processor) => processor.name);
+  const stop = (id: number, reason: StopReason) => {
+    const entry = running.get(id);
+    if (!entry || entry.controller.signal.aborted) return;
+    stopReasons.set(id, reason);
+    entry.controller.abort(new Error(`stopped: ${reason}`));
+  };
+
+  const listener = await listenForWork(
+    deps.databaseUrl,
+    (notice) => {
+      if ("queue" in notice) return void (queues().includes(notice.queue) && waker.wake());
+      if (notice.cancel.kind === kind.subject) for (const id of notice.cancel.ids) stop(id, "cancel");
+    },
+    log,
+  );
+
+  /** Records how some rows ended, one statement per target status. */
+  const end = async (db: Db, outcomes: Outcome[]) => {
+    for (const to of new Set(outcomes.map((outcome) => outcome.to))) {
+      await moveWork<Row>(db, kind, {
+        picked: Prisma.sql`
+          SELECT w.id, w.status, o.reason, o.result, o.error, o."runAfter", o."attemptsBack"
+          FROM ${Prisma.raw(`"${kind.table}"`)} w
+          JOIN jsonb_to_recordset(${JSON.stringify(outcomes.filter((outcome) => outcome.to === to))}::jsonb)
+            AS o(id int, reason text, result jsonb, error text, "runAfter" timestamptz, "attemptsBack" int) ON o.id = w.id
+          WHERE w.status = 'RUNNING' AND w."leaseOwner" = ${owner}
+          FOR UPDATE OF w`,
+        to,
+        reason: Prisma.sql`picked.reason`,
+        set: Prisma.sql`result = picked.result, error = picked.error, "runAfter" = COALESCE(picked."runAfter" AT TIME ZONE 'UTC', t."runAfter"), attempts = t.attempts - picked."attemptsBack"`,
+      });
+    }
+  };
+
+  /** Writes the buffered outcomes (in one transaction with the kind's `ending`); kept and retried while the database is away. */
+  const flush = () => {
+    flushing = flushing.then(async () => {
+      while (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        try {
+          const { ending } = runnable;
+          if (!ending) await end(prisma(), batch);
+          else {
+            const rows = batch.map((outcome) => claimed.get(outcome.id)!);
+            await prisma().$transaction(async (tx) => {
+              await ending.before(tx, rows);
+              await end(tx, batch);
+              await ending.after(tx, rows);
+            });
+          }
+          for (const outcome of batch) claimed.delete(outcome.id);
+        } catch (error) {
+          pending = [...batch, ...pending];
+          if (!reportDatabaseError(error, `${noun} end`)) {
+            log.error({ err: error }, `could not record how ${noun}s ended; trying again`);
+            await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+          } else if (!(await waitForDatabase(shutdown))) return;
+        }
+      }
+    });
+  };
+
+  // The earliest retry or wait this process scheduled: it looks for work then rather than at its next poll.
+  let nextDue = Number.POSITIVE_INFINITY;
+  const finish = (id: number, outcome: Outcome | null) => {
+    if (outcome?.runAfter) nextDue = Math.min(nextDue, outcome.runAfter.getTime());
+    if (!outcome) claimed.delete(id); // lost: another worker has it, and nothing of ours is written
+    else {
+      const first = pending.length === 0;
+      pending.push(outcome);
+      if (first) setImmediate(flush); // every item that ends in this turn goes in the same statement
+    }
+  };
+
+  const run = async (item: Row, processor: AnyProcessor) => {
+    const { input: payload, scope } = runnable.task(item);
+    const controller = new AbortController();
+    running.set(item.id, { controller });
+    const progress = createProgressReporter(log);
+    const signal = AbortSignal.any([controller.signal, shutdown]);
+    const onShutdown = () => stop(item.id, "shutdown");
+    shutdown.addEventListener("abort", onShutdown);
+    try {
+      const input = processor.input.safeParse(payload);
+      if (!input.success) throw new PermanentError(`The input no longer fits the processor "${processor.name}": ${input.error.message}`);
+      const result = await processor.run(
+        {
+          http,
+          signal,
+          attempt: item.attempts,
+          itemId: item.id,
+          log: async (level, message) => void (await recordEvent(prisma(), { kind: "LOG", subjectKind: kind.subject, subjectId: item.id, scope, level, message })),
+          progress: (done, total) =>
+            progress.report({ subjectKind: kind.subject, subjectId: item.id, scope, done, total, progress: total ? Math.min(1, done / total) : null, ratePerSecond: null, etaSeconds: null, counters: {} }),
+        },
+        input.data,
+      );
+      const stored = storable(result);
+      if (!stored.ok) throw new PermanentError(stored.message);
+      const stopped = stopReasons.get(item.id);
+      finish(item.id, stopped ? classify(item, null, stopped, retry) : { id: item.id, to: "COMPLETED", reason: "done", result: stored.value, error: null, runAfter: null, attemptsBack: 0 });
+    } catch (error) {
+      finish(item.id, classify(item, error, stopReasons.get(item.id), retry));
+    } finally {
+      shutdown.removeEventListener("abort", onShutdown);
+      running.delete(item.id);
+      stopReasons.delete(item.id);
+      await progress.flush();
+      waker.wake();
+    }
+  };
+
+  /** Rows claimed and not yet recorded as ended (what `ending` is given). */
+  const claimed = new Map<number, Row>();
+  /** Takes up to `count` due rows of these processors, as the kind picks them. */
+  const claim = async (count: number, names: string[]) => {
+    const rows = await moveWork<Row>(prisma(), kind, {
+      ...runnable.claim(count, names, new Date()),
+      to: "RUNNING",
+      owner,
+      reason: Prisma.sql`'attempt ' || t.attempts || ' of ' || t."maxAttempts"`,
+      set: Prisma.sql`attempts = t.attempts + 1, error = NULL`,
+    });
+    for (const row of rows) claimed.set(row.id, row);
+    return rows;
+  };
+
+  const renew = setInterval(() => {
+    if (running.size === 0 || !databaseUp()) return;
+    renewLeases(prisma(), kind, owner, [...running.keys()]).then(
+      (held) => {
+        for (const id of running.keys()) {
+          const state = held.get(id);
+          if (!state) stop(id, "lost");
+          else if (state.cancelRequested) stop(id, "cancel");
+        }
+      },
+      (error) => reportDatabaseError(error, `${noun} lease`) || log.warn({ err: error }, `could not renew the ${noun}s' leases; trying again`),
+    );
+  }, LEASE_RENEW_MS);
+
+  const loop = (async () => {
+    while (!stopping) {
+      if (!databaseUp()) {
+        await waitForDatabase(shutdown);
+        continue;
+      }
+      const free = concurrency - running.size;
+      const names = queues();
+      let taken: Row[] = [];
+      if (free > 0 && names.length > 0) {
+        try {
+          taken = await claim(free, names);
+        } catch (error) {
+          if (!reportDatabaseError(error, `${noun} claim`)) log.error({ err: error }, `could not claim ${noun}s; trying again`);
+        }
+        for (const item of taken) {
+          const processor = getProcessor(runnable.task(item).processor);
+          if (processor) void run(item, processor);
+        }
+      }
+      if (taken.length > 0 && taken.length === free) continue; // there may be more
+      const untilDue = nextDue - Date.now();
+      if (untilDue <= 0) nextDue = Number.POSITIVE_INFINITY;
+      await waker.wait(Math.max(0, Math.min(POLL_MS, untilDue)));
+    }
+  })();
+
+  return {
+    /** Stops claiming; running rows are handed back (they run again elsewhere, the attempt not counted). */
+    async stop() {
+      stopping = true;
+      clearInterval(renew);
+      for (const id of running.keys()) stop(id, "shutdown");
+      waker.wake();
+      await loop;
+      while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      flush();
+      await flushing;
+      await listener.stop();
+    },
+  };
+}

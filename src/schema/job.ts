@@ -1,0 +1,146 @@
+import type { Job } from "../generated/prisma/client.js";
+import { prisma } from "../db/client.js";
+import { parseId } from "../engine/errors.js";
+import { redactSecrets } from "../secrets.js";
+import { cancelJob, retryJob, startJob } from "../work/jobs/commands.js";
+import { createJob } from "../work/jobs/create.js";
+import { JOB_KIND, JOB_STEP_KIND } from "../work/jobs/kind.js";
+import { builder } from "./builder.js";
+import { CommentRef } from "./comment.js";
+import type { Context } from "./context.js";
+import "./job-step.js";
+import { listen, liveState, liveValue, untilClosed } from "./live.js";
+import { StatusEnum } from "./status.js";
+
+/** Steps ended COMPLETED or FAILED, of all, in percent. */
+function progressPercentage(job: Job): number {
+  return job.totalSteps === 0 ? 0 : (100 * (job.completedSteps + job.failedSteps)) / job.totalSteps;
+}
+
+export const JobRef = builder.prismaObject("Job", {
+  description: "A named batch of steps, each run through the processor `kind`, `concurrency` at once across every worker.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    kind: t.exposeString("kind", { description: "The processor each step runs through." }),
+    name: t.exposeString("name"),
+    description: t.exposeString("description", { nullable: true }),
+    status: t.expose("status", { type: StatusEnum }),
+    config: t.field({ type: "JSON", description: "As given (secrets redacted); `concurrency` is the steps run at once (1 to 32).", select: { config: true }, resolve: (job) => redactSecrets(job.config) }),
+    concurrency: t.exposeInt("concurrency"),
+    maxRetries: t.exposeInt("maxRetries"),
+    priority: t.exposeInt("priority"),
+    totalSteps: t.exposeInt("totalSteps"),
+    completedSteps: t.exposeInt("completedSteps"),
+    failedSteps: t.exposeInt("failedSteps"),
+    cancelledSteps: t.exposeInt("cancelledSteps"),
+    runningSteps: t.exposeInt("runningSteps"),
+    progressPercentage: t.float({
+      description: "Steps ended COMPLETED or FAILED, of all, in percent: exact, as the counters change in the statement that ends the steps.",
+      select: { completedSteps: true, failedSteps: true, totalSteps: true },
+      resolve: (job) => progressPercentage(job as Job),
+    }),
+    createdBy: t.exposeString("createdBy", { nullable: true, description: "The name of the token that created it." }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
+    completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    steps: t.relatedConnection(
+      "steps",
+      {
+        cursor: "id",
+        defaultSize: 100,
+        maxSize: 500,
+        totalCount: true,
+        args: { status: t.arg({ type: [StatusEnum] }) },
+        query: (args) => ({ where: args.status?.length ? { status: { in: args.status } } : {}, orderBy: { number: "asc" } }),
+        description: "In step order; `status` filters.",
+      },
+      { name: "JobStepConnection" },
+      { name: "JobStepEdge" },
+    ),
+    comments: t.relation("comments", { type: CommentRef, query: { orderBy: { id: "asc" } }, description: "Oldest first." }),
+  }),
+});
+
+const JobStepInput = builder.inputType("JobStepInput", {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    input: t.field({ type: "JSON", required: true, description: "The processor's input (see `processors { inputSchema }`)." }),
+  }),
+});
+
+const CreateJobInput = builder.inputType("CreateJobInput", {
+  fields: (t) => ({
+    kind: t.string({ required: true, description: "The processor each step runs through (see `processors`)." }),
+    name: t.string({ required: true }),
+    description: t.string(),
+    steps: t.field({ type: [JobStepInput], required: true, description: "1 to 10,000 steps, run in this order." }),
+    maxRetries: t.int({ defaultValue: 2, description: "Retries of a failing step (with backoff) before it is FAILED." }),
+    priority: t.int({ defaultValue: 0, description: "Jobs of higher priority have their steps started first." }),
+    config: t.field({ type: "JSON", description: "`{ concurrency }`: steps run at once across every worker, 1 (default) to 32." }),
+    start: t.boolean({ defaultValue: true, description: "false: create PENDING and start later with startJob." }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  job: t.prismaField({
+    type: "Job",
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args) => prisma().job.findUnique({ ...query, where: { id: parseId(args.id) } }),
+  }),
+  jobs: t.prismaConnection(
+    {
+      type: "Job",
+      cursor: "id",
+      defaultSize: 20,
+      maxSize: 200,
+      description: "Newest first.",
+      args: { status: t.arg({ type: [StatusEnum] }), kind: t.arg.string() },
+      totalCount: (_parent, args) => prisma().job.count({ where: { ...(args.status?.length ? { status: { in: args.status } } : {}), ...(args.kind ? { kind: args.kind } : {}) } }),
+      resolve: (query, _root, args) =>
+        prisma().job.findMany({ ...query, where: { ...(args.status?.length ? { status: { in: args.status } } : {}), ...(args.kind ? { kind: args.kind } : {}) }, orderBy: { id: "desc" } }),
+    },
+    { name: "JobConnection" },
+    { name: "JobEdge" },
+  ),
+}));
+
+/** A mutation that changes a job by id and returns it as it is now. */
+function jobCommand(t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0], command: (id: number) => Promise<Job>, description: string) {
+  return t.prismaField({
+    type: "Job",
+    description,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, args) => prisma().job.findUniqueOrThrow({ ...query, where: { id: (await command(parseId(args.id))).id } }),
+  });
+}
+
+builder.mutationFields((t) => ({
+  createJob: t.prismaField({
+    type: "Job",
+    description: "Creates a job of 1 to 10,000 steps (every step's input checked first); RUNNING at once unless `start: false`.",
+    args: { input: t.arg({ type: CreateJobInput, required: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      const created = await createJob(args.input, ctx.viewer.name);
+      return prisma().job.findUniqueOrThrow({ ...query, where: { id: created.id } });
+    },
+  }),
+  startJob: jobCommand(t, startJob, "Starts a job created with `start: false`."),
+  cancelJob: jobCommand(t, cancelJob, "CANCELLED at once with its pending steps; running steps are aborted on every worker within a second."),
+  retryJob: jobCommand(t, retryJob, "Runs the FAILED and CANCELLED steps of a finished job again and reopens it."),
+}));
+
+builder.subscriptionField("jobUpdated", (t) =>
+  t.field({
+    type: JobRef,
+    description: "The job now, then again as it or its steps change (at most 4 times a second); its counters are always those of committed steps.",
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async (_root, args, ctx: Context) => {
+      const id = parseId(args.id);
+      const live = listen(ctx, { subject: { kind: JOB_KIND.subject, id }, scope: { kind: JOB_STEP_KIND.subject, scope: String(id) } });
+      return untilClosed(liveState(live, () => prisma().job.findUnique({ where: { id } })));
+    },
+    resolve: liveValue,
+  }),
+);
