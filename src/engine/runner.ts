@@ -193,6 +193,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
             });
           }
           for (const outcome of batch) claimed.delete(outcome.id);
+          waker.wake(); // what ended may have freed a slot the kind's claim counts (a job's concurrency)
         } catch (error) {
           pending = [...batch, ...pending];
           if (!reportDatabaseError(error, `${noun} end`)) {
