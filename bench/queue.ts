@@ -13,22 +13,19 @@
 //
 //   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:queue
 //   BENCH_ROUNDS=5 npm run bench:queue
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
+import type { ChildProcess } from "node:child_process";
 import pg from "pg";
 import PgBoss from "pg-boss";
 import { loadConfig } from "../src/config.js";
 import { setQueuePaused } from "../src/work/queue/commands.js";
 import { enqueue } from "../src/work/queue/enqueue.js";
 import { createService } from "../src/service.js";
+import { median, perSecond, ratio, ROUNDS, scratchDatabase, spawnReady, spawnWorker, stopAll, until as untilCount } from "./lib.js";
 
 const ITEMS = 20_000;
 const PER_CALL = 10_000;
 const CONCURRENCY = 50;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const server = (process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres").replace(/\/[^/]*$/, "");
-const database = `milepost_bench_queue_${Date.now()}`;
-const url = `${server}/${database}`;
+const { url, drop } = scratchDatabase("milepost_bench_queue");
 const PLUGIN = "bench/noop-processor.mjs";
 
 // An api-only service in this process enqueues and controls; the work runs in worker processes.
@@ -39,25 +36,7 @@ await db.connect();
 const boss = new PgBoss({ connectionString: url, schema: "pgboss", supervise: false, schedule: false });
 boss.on("error", (error) => console.error(error));
 await boss.start();
-
-async function spawnReady(args: string[], env: Record<string, string>, ready: (line: string) => boolean): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on("line", (line) => ready(line) && resolve());
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
-  });
-  return child;
-}
-const stopAll = (children: ChildProcess[]) => Promise.all(children.map((child) => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM")))));
-
-async function until(query: string, expected: number): Promise<void> {
-  for (;;) {
-    const { rows } = await db.query<{ count: number }>(query);
-    if (rows[0].count >= expected) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-const perSecond = (items: number, ms: number) => Math.round((items / ms) * 1000);
+const until = (query: string, expected: number) => untilCount(db, query, expected);
 
 async function milepostRound(workers: number, round: number): Promise<{ enqueue: number; endToEnd: number }> {
   await db.query(`TRUNCATE "QueueItem", "Event"`); // fresh, as each pg-boss round gets a new queue (its own partition)
@@ -69,13 +48,7 @@ async function milepostRound(workers: number, round: number): Promise<{ enqueue:
     await enqueue({ queue: "noop", items });
   }
   const enqueueMs = performance.now() - started;
-  const children = await Promise.all(
-    Array.from({ length: workers }, () =>
-      spawnReady(["src/server.ts"], { DATABASE_URL: url, MILEPOST_ROLE: "worker", MILEPOST_PLUGINS: PLUGIN, WORKER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" }, (line) =>
-        line.includes('"msg":"milepost started"'),
-      ),
-    ),
-  );
+  const children: ChildProcess[] = await Promise.all(Array.from({ length: workers }, () => spawnWorker(url, { MILEPOST_PLUGINS: PLUGIN, WORKER_CONCURRENCY: String(CONCURRENCY) })));
   const resumed = performance.now();
   await setQueuePaused("noop", false);
   await until(`SELECT count(*)::int AS count FROM "QueueItem" WHERE status = 'COMPLETED'`, ITEMS);
@@ -102,7 +75,6 @@ async function pgbossRound(workers: number, round: number): Promise<{ insert: nu
   return { insert: perSecond(ITEMS, insertMs), endToEnd: perSecond(ITEMS, endToEndMs) };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const runs = { milepost: { 1: [] as { enqueue: number; endToEnd: number }[], 2: [] as { enqueue: number; endToEnd: number }[] }, pgboss: { 1: [] as { insert: number; endToEnd: number }[], 2: [] as { insert: number; endToEnd: number }[] } };
 for (let round = 0; round < ROUNDS; round++) {
   for (const workers of [1, 2] as const) {
@@ -121,10 +93,10 @@ console.log(
   JSON.stringify({
     items: ITEMS,
     rounds: ROUNDS,
-    enqueue: { milepostItemsPerSecond: enqueueMilepost, pgbossInsertJobsPerSecond: insertPgboss, ratio: Math.round((enqueueMilepost / insertPgboss) * 100) / 100 },
+    enqueue: { milepostItemsPerSecond: enqueueMilepost, pgbossInsertJobsPerSecond: insertPgboss, ratio: ratio(enqueueMilepost, insertPgboss) },
     endToEnd: {
-      "1 worker": { ...one, ratio: Math.round((one.milepost / one.pgboss) * 100) / 100 },
-      "2 workers": { ...two, ratio: Math.round((two.milepost / two.pgboss) * 100) / 100 },
+      "1 worker": { ...one, ratio: ratio(one.milepost, one.pgboss) },
+      "2 workers": { ...two, ratio: ratio(two.milepost, two.pgboss) },
     },
   }),
 );
@@ -132,7 +104,4 @@ console.log(
 await boss.stop({ graceful: false, wait: true });
 await db.end();
 await service.stop();
-const admin = new pg.Client({ connectionString: `${server}/postgres` });
-await admin.connect();
-await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-await admin.end();
+await drop();

@@ -174,6 +174,26 @@ describe("a job of steps", () => {
     expect(conflict.errors?.[0].message).toMatch(/no FAILED or CANCELLED step/);
   });
 
+  it("keeps every job's counters exact and never deadlocks while jobs are cancelled and retried as their steps end", async () => {
+    const deadlocks = async () => (await prisma().$queryRaw<{ deadlocks: number }[]>`SELECT deadlocks::int FROM pg_stat_database WHERE datname = current_database()`)[0].deadlocks;
+    const before = await deadlocks();
+    const jobs = await Promise.all([1, 2, 3, 4].map(() => createJob({ steps: steps(150, { sleepMs: 2 }), config: { concurrency: 8 } })));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    for (const created of jobs.slice(0, 2)) {
+      expect((await server.gql(`mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: created.id })).errors).toBeUndefined();
+    }
+    for (const created of jobs.slice(0, 2)) {
+      await expect.poll(async () => (await counted(created.id)).runningSteps, { timeout: 2000 }).toBe(0);
+      expect((await server.gql(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: created.id })).errors).toBeUndefined();
+    }
+    for (const created of jobs) {
+      const done = await until(created.id, ["COMPLETED"], 30_000);
+      expect(done).toMatchObject({ completedSteps: 150, failedSteps: 0, cancelledSteps: 0, runningSteps: 0 });
+      expect(await counted(created.id)).toEqual({ completedSteps: 150, failedSteps: 0, cancelledSteps: 0, runningSteps: 0 });
+    }
+    expect(await deadlocks()).toBe(before);
+  });
+
   it("refuses bad input with BAD_USER_INPUT before anything is written", async () => {
     const before = await prisma().job.count();
     const cases: [Record<string, unknown>, string[]][] = [

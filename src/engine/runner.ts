@@ -2,7 +2,7 @@ import { Prisma, type Status } from "../generated/prisma/client.js";
 import { databaseUp, reportDatabaseError, waitForDatabase } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import { describeError } from "./error-text.js";
-import { recordEvent, type Db } from "./events.js";
+import { recordEvent } from "./events.js";
 import { RateLimitedError, UpstreamError } from "./http-client.js";
 import type { WorkKind } from "./kind.js";
 import { LEASE_RENEW_MS, renewLeases } from "./lease.js";
@@ -65,18 +65,27 @@ export interface Runnable<Row extends RunnableRow> {
    */
   claim(count: number, processors: string[], now: Date): Pick<Move, "picked" | "before">;
   /**
-   * Runs in the transaction that records how rows ended: `before` the rows
-   * are written (to take locks in a set order), `after` (to act on what
-   * they add up to, e.g. end a job whose steps have all ended).
+   * Called with the rows whose ends were just written (committed), to act
+   * on what they add up to, e.g. end a job whose steps have all ended. A
+   * failure is logged; the kind's crash sweep must make up for it.
    */
-  ending?: { before(tx: Db, rows: Row[]): Promise<void>; after(tx: Db, rows: Row[]): Promise<void> };
+  afterEnd?(rows: Row[]): Promise<unknown>;
 }
 
-/** Resolves `wait` early when `wake` is called. */
+/**
+ * Resolves `wait` early when `wake` is called. A wake that comes while
+ * nobody waits (the loop is claiming) is kept for the next wait: that claim
+ * may have read the database just before what the wake announces.
+ */
 function createWaker() {
   let wake: (() => void) | undefined;
+  let woken = false;
   return {
     wait(ms: number) {
+      if (woken) {
+        woken = false;
+        return Promise.resolve();
+      }
       return new Promise<void>((resolve) => {
         const timer = setTimeout(done, ms);
         function done() {
@@ -87,7 +96,10 @@ function createWaker() {
         wake = done;
       });
     },
-    wake: () => wake?.(),
+    wake: () => {
+      if (wake) wake();
+      else woken = true;
+    },
   };
 }
 
@@ -158,9 +170,9 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   );
 
   /** Records how some rows ended, one statement per target status. */
-  const end = async (db: Db, outcomes: Outcome[]) => {
+  const end = async (outcomes: Outcome[]) => {
     for (const to of new Set(outcomes.map((outcome) => outcome.to))) {
-      await moveWork<Row>(db, kind, {
+      await moveWork<Row>(prisma(), kind, {
         picked: Prisma.sql`
           SELECT w.id, w.status, o.reason, o.result, o.error, o."runAfter", o."attemptsBack"
           FROM ${Prisma.raw(`"${kind.table}"`)} w
@@ -175,23 +187,16 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     }
   };
 
-  /** Writes the buffered outcomes (in one transaction with the kind's `ending`); kept and retried while the database is away. */
+  /** Writes the buffered outcomes, then calls the kind's `afterEnd`; kept and retried while the database is away. */
   const flush = () => {
     flushing = flushing.then(async () => {
       while (pending.length > 0) {
         const batch = pending;
         pending = [];
         try {
-          const { ending } = runnable;
-          if (!ending) await end(prisma(), batch);
-          else {
-            const rows = batch.map((outcome) => claimed.get(outcome.id)!);
-            await prisma().$transaction(async (tx) => {
-              await ending.before(tx, rows);
-              await end(tx, batch);
-              await ending.after(tx, rows);
-            });
-          }
+          await end(batch);
+          const rows = batch.map((outcome) => claimed.get(outcome.id)!);
+          runnable.afterEnd?.(rows).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
           for (const outcome of batch) claimed.delete(outcome.id);
           waker.wake(); // what ended may have freed a slot the kind's claim counts (a job's concurrency)
         } catch (error) {
@@ -255,7 +260,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     }
   };
 
-  /** Rows claimed and not yet recorded as ended (what `ending` is given). */
+  /** Rows claimed and not yet recorded as ended (what `afterEnd` is given). */
   const claimed = new Map<number, Row>();
   /** Takes up to `count` due rows of these processors, as the kind picks them. */
   const claim = async (count: number, names: string[]) => {

@@ -2,31 +2,34 @@ import { Prisma, type Job } from "../../generated/prisma/client.js";
 import { prisma } from "../../db/client.js";
 import { ConflictError, NotFoundError } from "../../engine/errors.js";
 import type { Db } from "../../engine/events.js";
-import { lockRow } from "../../engine/lease.js";
 import { moveWork } from "../../engine/move.js";
 import { FINISHED, IllegalTransitionError, transition } from "../../engine/status.js";
 import { notifyWork } from "../../engine/wake.js";
 import { JOB_KIND, JOB_STEP_KIND } from "./kind.js";
 
+/*
+ * Lock order. A statement that changes steps' statuses locks the steps, then
+ * (in the step counters' trigger) their jobs; so does every transaction here:
+ * steps first, the job after. The claim is the one exception, locking a job
+ * and then its steps, but it skips locked steps and so never waits on one.
+ * Nothing waits in a circle, and a worker's step ends hold a job's row only
+ * from their trigger to their commit: workers ending steps and claiming the
+ * next ones of one job overlap instead of queuing on its row.
+ */
+
 /** Cancel notices carry at most this many step ids each (a NOTIFY payload holds 8,000 bytes). */
 const IDS_PER_NOTICE = 500;
 
-/**
- * Runs a change of a job in a transaction that holds the job's row first:
- * every transaction that changes steps takes their job's lock before the
- * steps' (the step counters' trigger needs it too), so none deadlocks.
- */
-async function withJob<T>(id: number, change: (tx: Db, job: Job) => Promise<T>): Promise<T> {
-  return prisma().$transaction(async (tx) => {
-    const job = await lockRow<Job>(tx, JOB_KIND, id);
-    if (!job) throw new NotFoundError("Job", id);
-    return change(tx, job);
-  });
+async function readJob(db: Db, id: number): Promise<Job> {
+  const [job] = await db.$queryRaw<Job[]>`SELECT * FROM "Job" WHERE id = ${id}`;
+  if (!job) throw new NotFoundError("Job", id);
+  return job;
 }
 
 /** A job created with `start: false` starts: its steps are claimed from now on. Starting a RUNNING job changes nothing. */
 export async function startJob(id: number): Promise<Job> {
-  return withJob(id, async (tx, job) => {
+  return prisma().$transaction(async (tx) => {
+    const job = await readJob(tx, id);
     if (job.status === "RUNNING") return job;
     if (job.status !== "PENDING") throw new IllegalTransitionError(JOB_KIND.subject, id, job.status, "RUNNING");
     const started = await transition<Job>(tx, JOB_KIND, { id, from: "PENDING", to: "RUNNING", reason: "started on request" });
@@ -36,30 +39,40 @@ export async function startJob(id: number): Promise<Job> {
 }
 
 /**
- * Cancels a job: it is CANCELLED, its PENDING and WAITING steps too, and its
- * RUNNING steps are told to stop. The notice reaches every worker process at
- * commit and each aborts its steps through their AbortSignal; a worker that
- * misses it sees the flag at its next lease renewal (a second), and a dead
- * worker's steps end CANCELLED at the crash sweep. The steps' ends are
- * written by their workers, so "none RUNNING" means no processor runs.
+ * Cancels a job, in two transactions. The first makes the job CANCELLED,
+ * after which no worker claims another of its steps. The second stops its
+ * steps: the RUNNING ones are flagged and a notice reaches every worker
+ * process at commit, each aborting its steps through their AbortSignal (a
+ * worker that misses the notice sees the flag at its next lease renewal, a
+ * second later); the PENDING and WAITING ones are CANCELLED. The running
+ * steps' ends are written by their workers, so "none RUNNING" means no
+ * processor runs. Should the second transaction not happen (a crash), the
+ * crash sweep does it.
  */
 export async function cancelJob(id: number): Promise<Job> {
-  return withJob(id, async (tx, job) => {
-    if (job.status === "CANCELLED") return job;
-    if (FINISHED.includes(job.status)) throw new IllegalTransitionError(JOB_KIND.subject, id, job.status, "CANCELLED");
-    const reason = "the job was cancelled";
-    await moveWork(tx, JOB_STEP_KIND, {
-      picked: Prisma.sql`SELECT id, status FROM "JobStep" WHERE "jobId" = ${id} AND status IN ('PENDING', 'WAITING', 'PAUSED') FOR UPDATE`,
-      to: "CANCELLED",
-      reason,
-    });
-    const running = await tx.$queryRaw<{ id: number }[]>`
-      UPDATE "JobStep" SET "cancelRequested" = true WHERE "jobId" = ${id} AND status = 'RUNNING' RETURNING id`;
-    for (let start = 0; start < running.length; start += IDS_PER_NOTICE) {
-      await notifyWork(tx, { cancel: { kind: JOB_STEP_KIND.subject, ids: running.slice(start, start + IDS_PER_NOTICE).map((step) => step.id) } });
-    }
-    const why = running.length ? `cancelled on request; aborting ${running.length} running step${running.length === 1 ? "" : "s"}` : "cancelled on request";
-    return transition<Job>(tx, JOB_KIND, { id, from: job.status, to: "CANCELLED", reason: why });
+  const job = await prisma().$transaction(async (tx) => {
+    const current = await readJob(tx, id);
+    if (current.status === "CANCELLED") return current;
+    if (FINISHED.includes(current.status)) throw new IllegalTransitionError(JOB_KIND.subject, id, current.status, "CANCELLED");
+    const running = await tx.jobStep.count({ where: { jobId: id, status: "RUNNING" } });
+    const why = running ? `cancelled on request; aborting ${running} running step${running === 1 ? "" : "s"}` : "cancelled on request";
+    return transition<Job>(tx, JOB_KIND, { id, from: current.status, to: "CANCELLED", reason: why });
+  });
+  await prisma().$transaction((tx) => stopSteps(tx, id));
+  return readJob(prisma(), job.id);
+}
+
+/** Stops the steps of a CANCELLED job (see cancelJob): flags and notices for the running ones first, then the waiting ones CANCELLED. */
+export async function stopSteps(tx: Db, jobId: number): Promise<void> {
+  const running = await tx.$queryRaw<{ id: number }[]>`
+    UPDATE "JobStep" SET "cancelRequested" = true WHERE "jobId" = ${jobId} AND status = 'RUNNING' AND NOT "cancelRequested" RETURNING id`;
+  for (let start = 0; start < running.length; start += IDS_PER_NOTICE) {
+    await notifyWork(tx, { cancel: { kind: JOB_STEP_KIND.subject, ids: running.slice(start, start + IDS_PER_NOTICE).map((step) => step.id) } });
+  }
+  await moveWork(tx, JOB_STEP_KIND, {
+    picked: Prisma.sql`SELECT id, status FROM "JobStep" WHERE "jobId" = ${jobId} AND status IN ('PENDING', 'WAITING', 'PAUSED') FOR UPDATE`,
+    to: "CANCELLED",
+    reason: "the job was cancelled",
   });
 }
 
@@ -69,7 +82,8 @@ export async function cancelJob(id: number): Promise<Job> {
  * with no such step is a CONFLICT, as is one not finished.
  */
 export async function retryJob(id: number): Promise<Job> {
-  return withJob(id, async (tx, job) => {
+  return prisma().$transaction(async (tx) => {
+    const job = await readJob(tx, id);
     if (!FINISHED.includes(job.status)) throw new IllegalTransitionError(JOB_KIND.subject, id, job.status, "PENDING");
     const retried = await moveWork(tx, JOB_STEP_KIND, {
       picked: Prisma.sql`SELECT id, status FROM "JobStep" WHERE "jobId" = ${id} AND status IN ('FAILED', 'CANCELLED') FOR UPDATE`,
@@ -85,28 +99,31 @@ export async function retryJob(id: number): Promise<Job> {
   });
 }
 
+/** RUNNING jobs (of these, or any) whose steps have all ended. */
+const allEnded = (ids: number[] | null) =>
+  Prisma.sql`status = 'RUNNING' AND "completedSteps" + "failedSteps" + "cancelledSteps" = "totalSteps" AND (${ids}::int[] IS NULL OR id = ANY(${ids}::int[]))`;
+
 /**
- * Ends the RUNNING jobs among these whose steps have all ended: FAILED when
- * every step failed, COMPLETED otherwise (with the failures counted). Runs
- * in the transaction that ended the steps, so a job ends with its last step.
+ * Ends the RUNNING jobs among these (or all) whose steps have all ended:
+ * FAILED when every step failed, COMPLETED otherwise (with the failures
+ * counted). Called once a worker's step ends are written; one look at the
+ * jobs' counters when none has ended. The crash sweep calls it too, for a
+ * worker that died between the two.
  */
-export async function endFinishedJobs(tx: Db, ids: number[]): Promise<void> {
-  const done = Prisma.sql`id = ANY(${ids}::int[]) AND status = 'RUNNING' AND "completedSteps" + "failedSteps" + "cancelledSteps" = "totalSteps"`;
-  await moveWork(tx, JOB_KIND, {
-    picked: Prisma.sql`SELECT id, status FROM "Job" WHERE ${done} AND "failedSteps" = "totalSteps" ORDER BY id FOR UPDATE`,
+export async function endFinishedJobs(db: Db, ids: number[] | null): Promise<number> {
+  const ended = await db.$queryRaw<{ id: number }[]>`SELECT id FROM "Job" WHERE ${allEnded(ids)}`;
+  if (ended.length === 0) return 0;
+  const failed = await moveWork(db, JOB_KIND, {
+    picked: Prisma.sql`SELECT id, status FROM "Job" WHERE ${allEnded(ended.map((job) => job.id))} AND "failedSteps" = "totalSteps" ORDER BY id FOR UPDATE`,
     to: "FAILED",
     reason: "every step failed",
   });
-  await moveWork(tx, JOB_KIND, {
+  const completed = await moveWork(db, JOB_KIND, {
     picked: Prisma.sql`
       SELECT id, status, "completedSteps" || ' of ' || "totalSteps" || ' steps completed, ' || "failedSteps" || ' failed' AS reason
-      FROM "Job" WHERE ${done} AND "failedSteps" < "totalSteps" ORDER BY id FOR UPDATE`,
+      FROM "Job" WHERE ${allEnded(ended.map((job) => job.id))} AND "failedSteps" < "totalSteps" ORDER BY id FOR UPDATE`,
     to: "COMPLETED",
     reason: Prisma.sql`picked.reason`,
   });
-}
-
-/** Takes the locks of these jobs in id order, before a transaction changes their steps (see withJob). */
-export async function lockJobs(tx: Db, ids: number[]): Promise<void> {
-  await tx.$queryRaw`SELECT 1 FROM "Job" WHERE id = ANY(${ids}::int[]) ORDER BY id FOR UPDATE`;
+  return failed.length + completed.length;
 }

@@ -1,18 +1,17 @@
 import { Prisma, type JobStep } from "../../generated/prisma/client.js";
+import { prisma } from "../../db/client.js";
 import type { Runnable } from "../../engine/runner.js";
-import { endFinishedJobs, lockJobs } from "./commands.js";
+import { endFinishedJobs } from "./commands.js";
 import { JOB_STEP_KIND } from "./kind.js";
-
-const jobsOf = (steps: JobStep[]) => [...new Set(steps.map((step) => step.jobId))];
 
 /**
  * Job steps, to the runner. The claim takes the steps of RUNNING jobs in
  * order, the highest-priority job first, never more of a job at once than
- * its concurrency across every worker: it locks each job it takes from
- * (in id order) and reads how many of its steps run from the job's row as
- * it is after any claim before it committed, so two workers cannot both
- * fill the same free slot. A job whose steps have all ended is ended in the
- * same transaction as its last step.
+ * its concurrency across every worker: it locks each job it takes from and
+ * reads how many of its steps run from the job's row as it is once any
+ * claim or end before it committed, so two workers cannot both fill the
+ * same free slot. Once steps' ends are written, a job whose steps have all
+ * ended is ended.
  */
 export const stepRunnable: Runnable<JobStep> = {
   kind: JOB_STEP_KIND,
@@ -37,8 +36,5 @@ export const stepRunnable: Runnable<JobStep> = {
       ORDER BY open.priority DESC, open.id, next.number
       LIMIT ${count}`,
   }),
-  ending: {
-    before: (tx, steps) => lockJobs(tx, jobsOf(steps)),
-    after: (tx, steps) => endFinishedJobs(tx, jobsOf(steps)),
-  },
+  afterEnd: (steps) => endFinishedJobs(prisma(), [...new Set(steps.map((step) => step.jobId))]),
 };
