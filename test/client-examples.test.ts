@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,3 +66,36 @@ it("enqueue-batch adds 500 items in batches of 100 and watches the queue drain",
   expect(example.output()).toMatch(/drained: 500 completed, 0 failed, 0 cancelled/);
   await server.stop();
 }, 90_000);
+
+it("check-domains checks a file's domains as one http-check job, live, then prints a summary and the failures; Ctrl+C offers to cancel", async () => {
+  const token = newSecret();
+  const server = await spawnService({ DATABASE_URL: database.url, MILEPOST_ADMIN_TOKEN: token, WORKER_CONCURRENCY: "8", RETRY_DELAY_MS: "20", MAX_RETRIES: "0", API_TIMEOUT_MS: "3000" });
+  const origin = new URL(server.url!).origin;
+  const list = join(scratch, "domains.txt");
+  await writeFile(list, [`# demo pages of this server`, `${origin}/demo/pages/home`, `${origin}/demo/pages/moved   # a redirect`, "", `${origin}/demo/pages/missing`, `${origin}/demo/pages/home`, "not a domain!", "http://127.0.0.1:1/"].join("\n"));
+  const example = await spawnScript("client-examples/check-domains.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token }, null, 60_000, [list]);
+  const { code } = await example.exited;
+  const output = example.output();
+  expect(code, output).toBe(0);
+  expect(output).toContain('line 7: "not a domain!" is not a domain or an http(s) URL; left out');
+  expect(output).toMatch(/job \d+: 4 domains, 8 at once/);
+  expect(output).toMatch(/\[#{30}\] 100%/);
+  expect(output).toMatch(/job \d+ COMPLETED: 3 checked, 1 failed, 0 cancelled/);
+  expect(output).toMatch(/^HTTP 200\s+2$/m);
+  expect(output).toMatch(/^HTTP 404\s+1$/m);
+  expect(output).toMatch(/^FAILED\s+1$/m);
+  expect(output).toMatch(/failures:\n {2}http:\/\/127\.0\.0\.1:1\/: .+ \(\d attempts?\)/);
+
+  // A long list interrupted: Ctrl+C, then "y" cancels the job on the server.
+  const slow = join(scratch, "slow.txt");
+  await writeFile(slow, Array.from({ length: 40 }, (_, index) => `${origin}/demo/pages/home?delayMs=1000&n=${index}`).join("\n"));
+  const watched = await spawnScript("client-examples/check-domains.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token, CHECK_CONCURRENCY: "2" }, null, 60_000, [slow], true);
+  await expect.poll(() => watched.output(), { timeout: 20_000 }).toMatch(/\] +\d+%/);
+  watched.child.kill("SIGINT");
+  await expect.poll(() => watched.output(), { timeout: 10_000 }).toMatch(/cancel job \d+ on the server\? \[y\/N\]/);
+  watched.child.stdin!.write("y\n");
+  const stopped = await watched.exited;
+  expect(stopped.code, watched.output()).toBe(0);
+  expect(watched.output()).toMatch(/job \d+ CANCELLED after \d+ checks/);
+  await server.stop();
+}, 120_000);

@@ -164,7 +164,10 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
         if (isPage) return void answerPage(path, base, response).catch(() => response.destroy());
         answer(url, path, response, base, echo);
       };
-      if (faults.latencyMs > 0) setTimeout(respond, faults.latencyMs);
+      // A page may ask for its own delay (?delayMs=, at most 10 s): a slow site among fast ones.
+      const pageDelay = isPage ? Math.min(10_000, Math.max(0, Number(url.searchParams.get("delayMs")) || 0)) : 0;
+      const delay = faults.latencyMs + pageDelay;
+      if (delay > 0) setTimeout(respond, delay);
       else respond();
       return true;
     },

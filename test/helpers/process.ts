@@ -20,28 +20,29 @@ export interface ServiceProcess {
  * as `npm start` does. Resolves once a JSON log line with `msg` = `readyMsg`
  * appears (pino's output), or rejects if the process exits first.
  */
-export function spawnScript(script: string, env: Record<string, string>, readyMsg: string | null, timeoutMs = 30_000): Promise<ServiceProcess> {
-  return spawnCommand([process.execPath, "--import", "tsx", script], env, readyMsg, { timeoutMs });
+export function spawnScript(script: string, env: Record<string, string>, readyMsg: string | null, timeoutMs = 30_000, args: string[] = [], stdin = false): Promise<ServiceProcess> {
+  return spawnCommand([process.execPath, "--import", "tsx", script, ...args], env, readyMsg, { timeoutMs, stdin });
 }
 
 /**
  * Runs a command in this repository (e.g. `npm start`); see spawnScript.
  * `detached` puts it in a process group of its own, as a terminal does for
- * a job, so a test can send the group a Ctrl+C. A process still running
+ * a job, so a test can send the group a Ctrl+C; `stdin` gives it a pipe to
+ * answer prompts through (child.stdin). A process still running
  * when the test file ends is killed (its whole group, if detached).
  */
 export async function spawnCommand(
   command: string[],
   env: Record<string, string>,
   readyMsg: string | null,
-  options: { timeoutMs?: number; detached?: boolean } = {},
+  options: { timeoutMs?: number; detached?: boolean; stdin?: boolean } = {},
 ): Promise<ServiceProcess> {
-  const { timeoutMs = 30_000, detached = false } = options;
+  const { timeoutMs = 30_000, detached = false, stdin = false } = options;
   const script = command.join(" ");
   const child = spawn(command[0], command.slice(1), {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
     detached,
   });
   track(child, `child process ${script}`, () => {
