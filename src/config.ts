@@ -43,7 +43,7 @@ export const configSchema = z.object({
   RETRY_DELAY_MS: int(1000, 0, 3_600_000).describe("First retry delay; each further one is multiplied by BACKOFF_FACTOR."),
   BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(2).describe("Exponential backoff factor between retries."),
   API_TIMEOUT_MS: int(30_000, 100, 3_600_000).describe("Timeout of one upstream HTTP request."),
-  WORKER_CONCURRENCY: int(4, 1, 256).describe("Jobs one worker process runs at once."),
+  WORKER_CONCURRENCY: int(4, 1, 256).describe("Imports one worker process runs at once; and as many queue items, and as many job steps."),
   SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
   EVENT_RETENTION_DAYS: int(14, 1, 36500).describe("LOG and STATUS events of finished work older than this are deleted (hourly); a subject's last CHECKPOINT is kept."),
   MAX_CONSECUTIVE_PAGE_FAILURES: int(5, 1, 10_000).describe("Pages failing in a row (after their retries) that end an import as FAILED."),

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Logger } from "./logger.js";
-import type { AnyProcessor } from "./processors/types.js";
+import type { AnyProcessor } from "./engine/processor.js";
 import type { AnySource } from "./sources/types.js";
 
 /**

@@ -11,8 +11,7 @@ import { createProgressReporter } from "./progress.js";
 import { redactText } from "../secrets.js";
 import { listenForWork } from "./wake.js";
 import type { WorkerDeps } from "./worker-deps.js";
-import { getProcessor, listProcessors } from "../registry.js";
-import { isPermanent, PermanentError, type AnyProcessor } from "../processors/types.js";
+import { isPermanent, PermanentError, type AnyProcessor } from "./processor.js";
 
 /** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
 const POLL_MS = 1000;
@@ -152,7 +151,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   let flushing: Promise<void> = Promise.resolve();
   let stopping = false;
 
-  const queues = () => listProcessors().map((processor) => processor.name);
+  const { processors } = deps;
   const stop = (id: number, reason: StopReason) => {
     const entry = running.get(id);
     if (!entry || entry.controller.signal.aborted) return;
@@ -163,7 +162,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   const listener = await listenForWork(
     deps.databaseUrl,
     (notice) => {
-      if ("queue" in notice) return void (queues().includes(notice.queue) && waker.wake());
+      if ("queue" in notice) return void (processors.get(notice.queue) && waker.wake());
       if (notice.cancel.kind === kind.subject) for (const id of notice.cancel.ids) stop(id, "cancel");
     },
     log,
@@ -296,7 +295,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
         continue;
       }
       const free = concurrency - running.size;
-      const names = queues();
+      const names = processors.names();
       let taken: Row[] = [];
       if (free > 0 && names.length > 0) {
         try {
@@ -305,7 +304,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
           if (!reportDatabaseError(error, `${noun} claim`)) log.error({ err: error }, `could not claim ${noun}s; trying again`);
         }
         for (const item of taken) {
-          const processor = getProcessor(runnable.task(item).processor);
+          const processor = processors.get(runnable.task(item).processor);
           if (processor) void run(item, processor);
         }
       }

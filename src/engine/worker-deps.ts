@@ -1,6 +1,7 @@
 import type { Config } from "../config.js";
 import type { HttpClient } from "./http-client.js";
 import type { Logger } from "../logger.js";
+import type { AnyProcessor } from "./processor.js";
 
 /** What a worker process gives the workers of every kind. */
 export interface WorkerDeps {
@@ -15,6 +16,8 @@ export interface WorkerDeps {
    * are the same everywhere (cooldowns are shared through the database).
    */
   http: HttpClient;
+  /** The processors this process has (built in and from MILEPOST_PLUGINS): what its runners run. */
+  processors: { get(name: string): AnyProcessor | undefined; names(): string[] };
   /** For the connections of its own a worker LISTENs on. */
   databaseUrl: string;
 }

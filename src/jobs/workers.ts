@@ -9,6 +9,7 @@ import { stepRunnable } from "../work/jobs/runner.js";
 import { queueRecovery } from "../work/queue/recovery.js";
 import { queueRunnable } from "../work/queue/runner.js";
 import { startRunner } from "../engine/runner.js";
+import { getProcessor, listProcessors } from "../registry.js";
 import { startImportWorkers } from "./import-run.js";
 import { startEventRetention } from "./retention.js";
 import { pauseWorkers, resumeWorkers } from "../engine/queues.js";
@@ -19,14 +20,16 @@ import type { WorkerDeps } from "../engine/worker-deps.js";
  * sweep over them. While the database is away the workers stop asking for
  * work (each poll would fail) and start again once it is back.
  */
-export async function startWorkerRole(boss: PgBoss, deps: Omit<WorkerDeps, "http">): Promise<{ stop(): Promise<void> }> {
+export async function startWorkerRole(boss: PgBoss, deps: Omit<WorkerDeps, "http" | "processors">): Promise<{ stop(): Promise<void> }> {
   const { config, log } = deps;
   const http = createHttpClient(
     { maxRetries: config.MAX_RETRIES, retryDelayMs: config.RETRY_DELAY_MS, backoffFactor: config.BACKOFF_FACTOR, timeoutMs: config.API_TIMEOUT_MS },
     log,
   );
-  await startImportWorkers(boss, { ...deps, http });
-  const runners = [await startRunner(queueRunnable, { ...deps, http }), await startRunner(stepRunnable, { ...deps, http })];
+  const processors = { get: getProcessor, names: () => listProcessors().map((processor) => processor.name) };
+  const all: WorkerDeps = { ...deps, http, processors };
+  await startImportWorkers(boss, all);
+  const runners = [await startRunner(queueRunnable, all), await startRunner(stepRunnable, all)];
   onDatabaseChange((up) => void (up ? resumeWorkers() : pauseWorkers()).catch((error: unknown) => log.warn({ err: error }, "could not pause or resume the workers")));
   const recoveries = [importRecovery, queueRecovery, stepRecovery];
   const sweep = startSweep(recoveries, log);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { httpUrl } from "../engine/config-schemas.js";
-import { defineProcessor } from "./types.js";
+import { defineProcessor } from "../engine/processor.js";
 
 /** Enough of a page to find its <title>, without holding a large download. */
 const READ_BYTES = 512 * 1024;

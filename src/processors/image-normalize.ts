@@ -3,7 +3,7 @@ import sharp from "sharp";
 import { z } from "zod";
 import { prisma } from "../db/client.js";
 import { httpUrl } from "../engine/config-schemas.js";
-import { defineProcessor, PermanentError } from "./types.js";
+import { defineProcessor, PermanentError } from "../engine/processor.js";
 
 /** The square every image is fitted into, on white. */
 export const SIDE = 1024;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AnyProcessor } from "../processors/types.js";
+import type { AnyProcessor } from "../engine/processor.js";
 import { listProcessors } from "../registry.js";
 import { builder } from "./builder.js";
 

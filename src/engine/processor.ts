@@ -1,7 +1,7 @@
 import type { z } from "zod";
-import type { LogLevel } from "../engine/events.js";
-import type { HttpClient } from "../engine/http-client.js";
-import type { JsonValue } from "../engine/json.js";
+import type { LogLevel } from "./events.js";
+import type { HttpClient } from "./http-client.js";
+import type { JsonValue } from "./json.js";
 
 /** What a processor's `run` gets from the engine, for one queue item or job step. */
 export interface ProcessorContext {
