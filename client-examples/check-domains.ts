@@ -54,6 +54,8 @@ type Step = { number: number; name: string; status: string; attempts: number; re
 type Job = { status: string; totalSteps: number; completedSteps: number; failedSteps: number; cancelledSteps: number; progressPercentage: number; steps: { edges: { node: Step }[] } };
 const STEP = "number name status attempts result error";
 
+/** What the server sends back (titles, errors) may come from any website: shown without control characters, which a terminal would obey. */
+const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, " ");
 const describe = (step: Step) => (step.status === "FAILED" ? `FAILED ${step.error}` : step.result ? `${step.result.status} ${step.result.ms} ms ${step.result.title ?? ""}` : step.status);
 
 let lastDrawn = 0;
@@ -62,7 +64,7 @@ function draw(job: Job): void {
   const filled = Math.round((job.progressPercentage / 100) * width);
   const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${job.progressPercentage.toFixed(0).padStart(3)}%  ${job.completedSteps} ok, ${job.failedSteps} failed of ${job.totalSteps}`;
   // The bar and below it the last results (the highest-numbered ended steps), redrawn in place.
-  const recent = job.steps.edges.map((edge) => `  ${edge.node.name.padEnd(40).slice(0, 40)} ${describe(edge.node)}`.slice(0, 120));
+  const recent = job.steps.edges.map((edge) => printable(`  ${edge.node.name.padEnd(40).slice(0, 40)} ${describe(edge.node)}`).slice(0, 120));
   if (lastDrawn) process.stdout.write(`\x1b[${lastDrawn}F\x1b[J`);
   process.stdout.write([bar, ...recent].join("\n") + "\n");
   lastDrawn = 1 + recent.length;
@@ -127,5 +129,5 @@ if (times.length) console.log(`\nresponse time: median ${[...times].sort((a, b) 
 const failures = all.filter((step) => step.status === "FAILED");
 if (failures.length) {
   console.log(`\nfailures:`);
-  for (const step of failures) console.log(`  ${step.name}: ${step.error} (${step.attempts} attempts)`);
+  for (const step of failures) console.log(printable(`  ${step.name}: ${step.error} (${step.attempts} attempts)`));
 }

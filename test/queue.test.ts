@@ -225,15 +225,18 @@ describe("built-in processors", () => {
         { key: "moved", payload: { url: `${demo.url}/pages/moved` } },
         { key: "missing", payload: { url: `${demo.url}/pages/missing` } },
         { key: "dead", payload: { url: "http://127.0.0.1:9/" } },
+        { key: "hostile", payload: { url: `${demo.url}/pages/hostile` } },
       ],
       maxAttempts: 2,
     });
-    const [home, moved, missing, dead] = await Promise.all(added.map((added) => until(added.id, ["COMPLETED", "FAILED"])));
+    const [home, moved, missing, dead, hostile] = await Promise.all(added.map((added) => until(added.id, ["COMPLETED", "FAILED"])));
     expect(home).toMatchObject({ status: "COMPLETED", result: { status: 200, ok: true, finalUrl: `${demo.url}/pages/home`, contentType: "text/html; charset=utf-8", title: "Milepost demo & friends" } });
     expect((home.result as { bytes: number; ms: number }).bytes).toBeGreaterThan(50);
     expect(moved.result).toMatchObject({ status: 200, finalUrl: `${demo.url}/pages/home` });
     expect(missing).toMatchObject({ status: "COMPLETED", result: { status: 404, ok: false, title: "Not found" } });
     expect(dead).toMatchObject({ status: "FAILED", attempts: 2, error: expect.stringMatching(/Network error/) });
+    // A title is shown in terminals: the escapes that would clear the screen and rename the window, NUL and a bidi override are dropped.
+    expect(hostile).toMatchObject({ status: "COMPLETED", result: { title: "[2J ]0;pwned Hostile [31m title" } });
     const domains = await enqueue({ queue: "http-check", items: [{ key: "domain", payload: { domain: "not a domain" } }] });
     expect(domains.skipped[0]).toMatchObject({ reason: "INVALID", message: expect.stringContaining("domain name") });
   });

@@ -3,7 +3,8 @@ import sharp from "sharp";
 
 /**
  * The demo's pages and images, for the processors: HTML pages with a
- * title (http-check), a redirect, a missing page, and generated product
+ * title (http-check), a redirect, a missing page, one whose title is
+ * hostile (terminal escapes, NUL), and generated product
  * images with a white border to trim (image-normalize), plus an "image"
  * that is an HTML error page.
  */
@@ -11,6 +12,8 @@ const PAGES: Record<string, { status: number; title?: string; location?: string 
   "/pages/home": { status: 200, title: "Milepost demo &amp; friends" },
   "/pages/moved": { status: 301, location: "/pages/home" },
   "/pages/missing": { status: 404, title: "Not found" },
+  // What a hostile site may put in a title: a terminal escape that clears the screen and renames the window, NUL, a bidi override.
+  "/pages/hostile": { status: 200, title: "\u001b[2J\u001b]0;pwned\u0007Hostile&#27;[31m \u0000title\u202e" },
 };
 
 export const DEMO_PAGE_PATHS = /^\/(pages\/[a-z]+|images\/[a-z0-9-]+\.(png|jpg))$/;

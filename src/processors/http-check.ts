@@ -13,7 +13,7 @@ const input = z.union([
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
 
-/** The text of an HTML page's <title>, entities decoded and whitespace collapsed; null when it has none. */
+/** The text of an HTML page's <title>, entities decoded, control characters dropped and whitespace collapsed; null when it has none. */
 export function htmlTitle(html: string): string | null {
   const match = /<title[^>]*>([\s\S]*?)<\/title\s*>/i.exec(html);
   if (!match) return null;
@@ -25,6 +25,9 @@ export function htmlTitle(html: string): string | null {
       }
       return ENTITIES[code.toLowerCase()] ?? entity;
     })
+    // A page's title is shown in terminals and dashboards: no control characters (ANSI escapes, NUL)
+    // and no bidirectional overrides that would make it read as something else.
+    .replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, " ")
     .replace(/\s+/g, " ")
     .trim();
   return text ? text.slice(0, TITLE_LENGTH) : null;
