@@ -53,12 +53,13 @@ async function jobRound(concurrency: number): Promise<number> {
 }
 
 const runs = { queue: [] as number[], ...Object.fromEntries(CONCURRENCIES.map((concurrency) => [concurrency, [] as number[]])) } as Record<string, number[]>;
-const worker = await spawnWorker(url, { MILEPOST_PLUGINS: PLUGIN, WORKER_CONCURRENCY });
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+const worker = await Promise.all(Array.from({ length: WORKERS }, () => spawnWorker(url, { MILEPOST_PLUGINS: PLUGIN, WORKER_CONCURRENCY })));
 for (let round = 0; round < ROUNDS; round++) {
   runs.queue.push(await queueRound(round));
   for (const concurrency of CONCURRENCIES) runs[concurrency].push(await jobRound(concurrency));
 }
-await stopAll([worker]);
+await stopAll(worker);
 
 // The cancel: 32 steps of a minute each running on two worker processes, the other 4,968 pending.
 const cancels: number[] = [];

@@ -126,6 +126,11 @@ describe("running", () => {
     const later = await enqueue({ queue: "echo", items: [{ key: "later", payload: {} }], runAfter: new Date(Date.now() + 3600_000).toISOString() });
     const pending = await server.gql<{ cancelQueueItem: Item }>(`mutation($id: ID!) { cancelQueueItem(id: $id) { ${ITEM} } }`, { id: later.added[0].id });
     expect(pending.data!.cancelQueueItem.status).toBe("CANCELLED");
+    // A cancelled item may be run again: PENDING, its attempts reset.
+    const again = await server.gql<{ retryQueueItem: Item }>(`mutation($id: ID!) { retryQueueItem(id: $id) { ${ITEM} } }`, { id: added[0].id });
+    expect(again.errors).toBeUndefined();
+    expect(["PENDING", "RUNNING"]).toContain(again.data!.retryQueueItem.status);
+    await server.gql(`mutation($id: ID!) { cancelQueueItem(id: $id) { id } }`, { id: added[0].id });
   });
 
   it("claims higher priority first, ties in enqueue order", async () => {

@@ -64,6 +64,15 @@ export interface Runnable<Row extends RunnableRow> {
    */
   claim(count: number, processors: string[], now: Date): Pick<Move, "picked" | "before">;
   /**
+   * Its rows free what the claim counts only once their ends are written
+   * (a job's concurrency counts RUNNING rows), not as their runs return: the
+   * runner then looks for work after writing ends, rather than claiming in
+   * vain while they are written.
+   */
+  freedByEnd?: boolean;
+  /** What a claim that lost a race fails with (a constraint, a trigger's exception): it is tried again at once. */
+  claimConflict?: RegExp;
+  /**
    * Called with the rows whose ends were just written (committed), to act
    * on what they add up to, e.g. end a job whose steps have all ended. A
    * failure is logged; the kind's crash sweep must make up for it.
@@ -197,7 +206,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
           const rows = batch.map((outcome) => claimed.get(outcome.id)!);
           runnable.afterEnd?.(rows).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
           for (const outcome of batch) claimed.delete(outcome.id);
-          waker.wake(); // what ended may have freed a slot the kind's claim counts (a job's concurrency)
+          waker.wake(); // a freedByEnd kind's slots are free now
         } catch (error) {
           pending = [...batch, ...pending];
           if (!reportDatabaseError(error, `${noun} end`)) {
@@ -255,7 +264,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       running.delete(item.id);
       stopReasons.delete(item.id);
       await progress.flush();
-      waker.wake();
+      if (!runnable.freedByEnd) waker.wake();
     }
   };
 
@@ -301,6 +310,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
         try {
           taken = await claim(free, names);
         } catch (error) {
+          if (runnable.claimConflict?.test(String((error as Error).message))) continue;
           if (!reportDatabaseError(error, `${noun} claim`)) log.error({ err: error }, `could not claim ${noun}s; trying again`);
         }
         for (const item of taken) {

@@ -23,7 +23,10 @@ CREATE TABLE "Job" (
     "completedAt" TIMESTAMP(3),
     "updatedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
-    CONSTRAINT "Job_pkey" PRIMARY KEY ("id")
+    CONSTRAINT "Job_pkey" PRIMARY KEY ("id"),
+    -- A job's concurrency as an invariant of every committed state: claims racing for the same free
+    -- slots read the count unlocked, and the one that would go over fails here and claims again.
+    CONSTRAINT "Job_running_within_concurrency" CHECK ("runningSteps" <= "concurrency")
 );
 CREATE INDEX "Job_status_idx" ON "Job"("status");
 CREATE INDEX "Job_kind_status_idx" ON "Job"("kind", "status");
@@ -85,6 +88,16 @@ BEGIN
   PERFORM 1 FROM "Job" WHERE id IN (
     SELECT n."jobId" FROM new_steps n JOIN old_steps o ON o.id = n.id WHERE n.status IS DISTINCT FROM o.status
   ) ORDER BY id FOR UPDATE;
+  -- A claim reads its jobs unlocked: one that read a job as RUNNING just before it was cancelled
+  -- must not start its steps. It fails here (the job's row is locked and read as committed now)
+  -- and its worker claims again.
+  IF EXISTS (
+    SELECT 1 FROM new_steps n JOIN old_steps o ON o.id = n.id JOIN "Job" j ON j.id = n."jobId"
+    WHERE n.status = 'RUNNING' AND o.status <> 'RUNNING' AND j.status <> 'RUNNING'
+  ) THEN
+    RAISE EXCEPTION 'JobStep_claimed_for_a_stopped_job: a step was claimed for a job that is no longer RUNNING; claim again'
+      USING ERRCODE = 'serialization_failure';
+  END IF;
   UPDATE "Job" j SET
     "completedSteps" = j."completedSteps" + d.completed,
     "failedSteps" = j."failedSteps" + d.failed,

@@ -9,12 +9,11 @@ import { JOB_KIND, JOB_STEP_KIND } from "./kind.js";
 
 /*
  * Lock order. A statement that changes steps' statuses locks the steps, then
- * (in the step counters' trigger) their jobs; so does every transaction here:
- * steps first, the job after. The claim is the one exception, locking a job
- * and then its steps, but it skips locked steps and so never waits on one.
- * Nothing waits in a circle, and a worker's step ends hold a job's row only
- * from their trigger to their commit: workers ending steps and claiming the
- * next ones of one job overlap instead of queuing on its row.
+ * (in the step counters' trigger, in id order) their jobs; so does every
+ * transaction here: steps first, the job after. The claim too: it reads the
+ * job unlocked and its trigger takes the job's row last. Nothing waits in a
+ * circle, and claims and ends hold a job's row only from their trigger to
+ * their commit, so the workers of one job overlap instead of queuing on it.
  */
 
 /** Cancel notices carry at most this many step ids each (a NOTIFY payload holds 8,000 bytes). */

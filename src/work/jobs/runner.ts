@@ -6,12 +6,14 @@ import { JOB_STEP_KIND } from "./kind.js";
 
 /**
  * Job steps, to the runner. The claim takes the steps of RUNNING jobs in
- * order, the highest-priority job first, never more of a job at once than
- * its concurrency across every worker: it locks each job it takes from and
- * reads how many of its steps run from the job's row as it is once any
- * claim or end before it committed, so two workers cannot both fill the
- * same free slot. Once steps' ends are written, a job whose steps have all
- * ended is ended.
+ * order, the highest-priority job first, as many of a job as its
+ * concurrency leaves free. It reads the count of running steps without
+ * locking the job, so claims and ends of one job do not queue on its row;
+ * the count is kept in the claim's own statement (the counters' trigger)
+ * under a CHECK that it stays within the concurrency, so of two workers
+ * racing for the same free slots one fails there and claims again. A claim
+ * that read a job as RUNNING just before it was cancelled fails in the
+ * trigger likewise, so no step starts after its job stopped.
  */
 export const stepRunnable: Runnable<JobStep> = {
   kind: JOB_STEP_KIND,
@@ -21,8 +23,6 @@ export const stepRunnable: Runnable<JobStep> = {
     before: Prisma.sql`open AS (
       SELECT id, priority, concurrency - "runningSteps" AS free FROM "Job"
       WHERE status = 'RUNNING' AND kind = ANY(${names}::text[]) AND "runningSteps" < concurrency
-      ORDER BY id
-      FOR UPDATE
     )`,
     picked: Prisma.sql`
       SELECT next.id, next.status FROM open
@@ -36,5 +36,7 @@ export const stepRunnable: Runnable<JobStep> = {
       ORDER BY open.priority DESC, open.id, next.number
       LIMIT ${count}`,
   }),
+  claimConflict: /Job_running_within_concurrency|JobStep_claimed_for_a_stopped_job/,
+  freedByEnd: true,
   afterEnd: (steps) => endFinishedJobs(prisma(), [...new Set(steps.map((step) => step.jobId))]),
 };
