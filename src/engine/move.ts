@@ -20,7 +20,8 @@ export interface Move {
    * to claim).
    */
   picked: Prisma.Sql;
-  to: Status;
+  /** The target status, or per row: an SQL expression over `picked`'s columns, e.g. Prisma.sql`picked."to"`. */
+  to: Status | Prisma.Sql;
   /** Why, as one text for all, or an SQL expression over `picked`'s columns. */
   reason: string | Prisma.Sql;
   /** With `to: "RUNNING"`: the lease's owner. */
@@ -36,22 +37,20 @@ export interface Move {
  * docs/architecture.md: the status module owns the side effects): running
  * work holds a lease and has started; work that stops gives its lease back
  * and its stop flags are cleared; finished work has its completion time,
- * and work that runs again has none.
+ * and work that runs again (RUNNING, PENDING) has none. Written over the
+ * target as an SQL value, so one statement may move rows to different
+ * statuses (a literal target folds away).
  */
-function sideEffects(kind: WorkKind, to: Status, owner: string | undefined, now: Date): Prisma.Sql[] {
-  const flags = kind.flags.map((flag) => Prisma.raw(`"${flag}" = false`));
-  switch (to) {
-    case "RUNNING":
-      return [Prisma.sql`"leaseOwner" = ${owner ?? null}`, Prisma.sql`"leaseAt" = ${now}`, Prisma.sql`"startedAt" = COALESCE(t."startedAt", ${now})`, Prisma.sql`"completedAt" = NULL`];
-    case "COMPLETED":
-    case "FAILED":
-    case "CANCELLED":
-      return [Prisma.sql`"leaseOwner" = NULL`, Prisma.sql`"completedAt" = ${now}`, ...flags];
-    case "PENDING":
-      return [Prisma.sql`"leaseOwner" = NULL`, Prisma.sql`"completedAt" = NULL`, ...flags];
-    default:
-      return [Prisma.sql`"leaseOwner" = NULL`, ...flags];
-  }
+function sideEffects(kind: WorkKind, to: Prisma.Sql, owner: string | undefined, now: Date): Prisma.Sql[] {
+  const running = Prisma.sql`(${to}) = 'RUNNING'`;
+  const flags = kind.flags.map((flag) => Prisma.sql`${Prisma.raw(`"${flag}"`)} = CASE WHEN ${running} THEN t.${Prisma.raw(`"${flag}"`)} ELSE false END`);
+  return [
+    Prisma.sql`"leaseOwner" = CASE WHEN ${running} THEN ${owner ?? null}::text END`,
+    Prisma.sql`"leaseAt" = CASE WHEN ${running} THEN ${now} ELSE t."leaseAt" END`,
+    Prisma.sql`"startedAt" = CASE WHEN ${running} THEN COALESCE(t."startedAt", ${now}) ELSE t."startedAt" END`,
+    Prisma.sql`"completedAt" = CASE WHEN (${to}) IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN ${now} WHEN (${to}) IN ('RUNNING', 'PENDING') THEN NULL ELSE t."completedAt" END`,
+    ...flags,
+  ];
 }
 
 /**
@@ -92,7 +91,8 @@ export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, 
  */
 export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Prisma.Sql {
   const table = tableOf(kind);
-  const assignments = Prisma.join([Prisma.sql`status = ${move.to}::"Status"`, Prisma.sql`"updatedAt" = ${now}`, ...sideEffects(kind, move.to, move.owner, now), ...(move.set ? [move.set] : [])], ", ");
+  const to = typeof move.to === "string" ? Prisma.sql`${move.to}::text` : Prisma.sql`(${move.to})::text`;
+  const assignments = Prisma.join([Prisma.sql`status = ${to}::"Status"`, Prisma.sql`"updatedAt" = ${now}`, ...sideEffects(kind, to, move.owner, now), ...(move.set ? [move.set] : [])], ", ");
   const reason = typeof move.reason === "string" ? Prisma.sql`${redactText(move.reason)}::text` : move.reason;
   return Prisma.sql`
     WITH ${move.before ? Prisma.sql`${move.before}, ` : Prisma.empty}picked AS (${move.picked}),

@@ -60,9 +60,10 @@ export interface Runnable<Row extends RunnableRow> {
   /**
    * Up to `count` due rows of these processors, in the order they should
    * run, each locked FOR UPDATE SKIP LOCKED: the claim's `picked` (and the
-   * CTEs it needs).
+   * CTEs it needs). `freeing`, for a freedByEnd kind, names a relation of
+   * the rows (`id`) the same statement ends: their slots count as free.
    */
-  claim(count: number, processors: string[], now: Date): Pick<Move, "picked" | "before">;
+  claim(count: number, processors: string[], now: Date, freeing?: Prisma.Sql): Pick<Move, "picked" | "before">;
   /**
    * Its rows free what the claim counts only once their ends are written
    * (a job's concurrency counts RUNNING rows), not as their runs return: the
@@ -73,11 +74,12 @@ export interface Runnable<Row extends RunnableRow> {
   /** What a claim that lost a race fails with (a constraint, a trigger's exception): it is tried again at once. */
   claimConflict?: RegExp;
   /**
-   * Called with the rows whose ends were just written (committed), to act
-   * on what they add up to, e.g. end a job whose steps have all ended. A
+   * Called with the rows whose ends were just written (committed), and the
+   * rows claimed in the same statement, to act on what they add up to,
+   * e.g. end a job whose steps have all ended. A
    * failure is logged; the kind's crash sweep must make up for it.
    */
-  afterEnd?(rows: Row[]): Promise<unknown>;
+  afterEnd?(rows: Row[], claimed: Row[]): Promise<unknown>;
 }
 
 /**
@@ -177,36 +179,65 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     log,
   );
 
-  /** Records how some rows ended, one statement per target status. */
-  const end = async (outcomes: Outcome[]) => {
-    for (const to of new Set(outcomes.map((outcome) => outcome.to))) {
-      await moveWork<Row>(prisma(), kind, {
-        picked: Prisma.sql`
-          SELECT w.id, w.status, o.reason, o.result, o.error, o."runAfter", o."attemptsBack"
-          FROM ${Prisma.raw(`"${kind.table}"`)} w
-          JOIN jsonb_to_recordset(${JSON.stringify(outcomes.filter((outcome) => outcome.to === to))}::jsonb)
-            AS o(id int, reason text, result jsonb, error text, "runAfter" timestamptz, "attemptsBack" int) ON o.id = w.id
-          WHERE w.status = 'RUNNING' AND w."leaseOwner" = ${owner}
-          FOR UPDATE OF w`,
-        to,
-        reason: Prisma.sql`picked.reason`,
-        set: Prisma.sql`result = picked.result, error = picked.error, "runAfter" = COALESCE(picked."runAfter" AT TIME ZONE 'UTC', t."runAfter"), attempts = t.attempts - picked."attemptsBack"`,
-      });
-    }
+  /**
+   * Records how some rows ended, in one statement whatever their statuses.
+   * For a freedByEnd kind the same statement claims up to `refill` rows into
+   * the slots the ends free, so the job's count of running steps never
+   * passes through a state in which the slots are free but unclaimed.
+   * Returns the rows it claimed.
+   */
+  const end = async (outcomes: Outcome[], refill: number): Promise<Row[]> => {
+    const table = Prisma.raw(`"${kind.table}"`);
+    const ended = Prisma.sql`
+      SELECT w.id, w.status, o."to", o.reason, o.result, o.error, o."runAfter", -o."attemptsBack" AS "attemptsDelta"
+      FROM ${table} w
+      JOIN jsonb_to_recordset(${JSON.stringify(outcomes)}::jsonb)
+        AS o(id int, "to" text, reason text, result jsonb, error text, "runAfter" timestamptz, "attemptsBack" int) ON o.id = w.id
+      WHERE w.status = 'RUNNING' AND w."leaseOwner" = ${owner}
+      FOR UPDATE OF w`;
+    const more = refill > 0 ? runnable.claim(refill, processors.names(), new Date(), Prisma.sql`ended`) : null;
+    const moved = await moveWork<Row>(prisma(), kind, {
+      before: Prisma.sql`ended AS (${ended})${more?.before ? Prisma.sql`, ${more.before}` : Prisma.empty}`,
+      picked: more
+        ? Prisma.sql`SELECT * FROM ended UNION ALL
+            SELECT c.id, c.status, 'RUNNING', NULL, NULL::jsonb, NULL, NULL::timestamptz, 1 FROM (${more.picked}) c`
+        : Prisma.sql`SELECT * FROM ended`,
+      to: Prisma.sql`picked."to"`,
+      owner,
+      reason: Prisma.sql`COALESCE(picked.reason, 'attempt ' || t.attempts || ' of ' || t."maxAttempts")`,
+      set: Prisma.sql`
+        result = CASE WHEN picked."to" = 'RUNNING' THEN t.result ELSE picked.result END, error = picked.error,
+        "runAfter" = COALESCE(picked."runAfter" AT TIME ZONE 'UTC', t."runAfter"), attempts = t.attempts + picked."attemptsDelta"`,
+    });
+    return moved.filter((row) => row.fromStatus !== "RUNNING");
   };
 
   /** Writes the buffered outcomes, then calls the kind's `afterEnd`; kept and retried while the database is away. */
   const flush = () => {
+    let conflicted = false;
     flushing = flushing.then(async () => {
       while (pending.length > 0) {
         const batch = pending;
         pending = [];
         try {
-          await end(batch);
+          // A conflict (another worker took the same slots first) loses only the refill: the ends are written again without it.
+          const refill = runnable.freedByEnd && !stopping && databaseUp() && !conflicted ? concurrency - running.size : 0;
+          let more: Row[];
+          try {
+            more = await end(batch, refill);
+          } catch (error) {
+            if (!refill || !runnable.claimConflict?.test(String((error as Error).message))) throw error;
+            conflicted = true;
+            pending = [...batch, ...pending];
+            continue;
+          }
+          conflicted = false;
+          for (const row of more) claimed.set(row.id, row);
+          start(more);
+          if (runnable.freedByEnd && (refill === 0 || more.length < refill)) waker.wake(); // slots are left: the loop looks for other work
           const rows = batch.map((outcome) => claimed.get(outcome.id)!);
-          runnable.afterEnd?.(rows).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
+          runnable.afterEnd?.(rows, more).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
           for (const outcome of batch) claimed.delete(outcome.id);
-          waker.wake(); // a freedByEnd kind's slots are free now
         } catch (error) {
           pending = [...batch, ...pending];
           if (!reportDatabaseError(error, `${noun} end`)) {
@@ -268,6 +299,14 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     }
   };
 
+  /** Runs claimed rows, each through its processor. */
+  function start(rows: Row[]): void {
+    for (const item of rows) {
+      const processor = processors.get(runnable.task(item).processor);
+      if (processor) void run(item, processor);
+    }
+  }
+
   /** Rows claimed and not yet recorded as ended (what `afterEnd` is given). */
   const claimed = new Map<number, Row>();
   /** Takes up to `count` due rows of these processors, as the kind picks them. */
@@ -313,10 +352,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
           if (runnable.claimConflict?.test(String((error as Error).message))) continue;
           if (!reportDatabaseError(error, `${noun} claim`)) log.error({ err: error }, `could not claim ${noun}s; trying again`);
         }
-        for (const item of taken) {
-          const processor = processors.get(runnable.task(item).processor);
-          if (processor) void run(item, processor);
-        }
+        start(taken);
       }
       if (taken.length > 0 && taken.length === free) continue; // there may be more
       const untilDue = nextDue - Date.now();

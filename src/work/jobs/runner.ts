@@ -13,30 +13,44 @@ import { JOB_STEP_KIND } from "./kind.js";
  * under a CHECK that it stays within the concurrency, so of two workers
  * racing for the same free slots one fails there and claims again. A claim
  * that read a job as RUNNING just before it was cancelled fails in the
- * trigger likewise, so no step starts after its job stopped.
+ * trigger likewise, so no step starts after its job stopped. A worker
+ * writing its steps' ends claims the next ones into the slots they free, in
+ * the same statement (see src/engine/runner.ts, `freedByEnd`).
  */
 export const stepRunnable: Runnable<JobStep> = {
   kind: JOB_STEP_KIND,
   noun: "job step",
   task: (step) => ({ processor: step.kind, input: step.input, scope: String(step.jobId) }),
-  claim: (count, names, now) => ({
-    before: Prisma.sql`open AS (
-      SELECT id, priority, concurrency - "runningSteps" AS free FROM "Job"
-      WHERE status = 'RUNNING' AND kind = ANY(${names}::text[]) AND "runningSteps" < concurrency
-    )`,
-    picked: Prisma.sql`
-      SELECT next.id, next.status FROM open
-      CROSS JOIN LATERAL (
-        SELECT id, status, number FROM "JobStep"
-        WHERE "jobId" = open.id AND status IN ('PENDING', 'WAITING') AND "runAfter" <= ${now}
-        ORDER BY number
-        LIMIT LEAST(open.free, ${count})
-        FOR UPDATE SKIP LOCKED
-      ) next
-      ORDER BY open.priority DESC, open.id, next.number
-      LIMIT ${count}`,
-  }),
+  claim: (count, names, now, freeing) => {
+    const freed = freeing
+      ? Prisma.sql`(SELECT count(*) FROM ${freeing} f JOIN "JobStep" s ON s.id = f.id WHERE s."jobId" = j.id)::int`
+      : Prisma.sql`0`;
+    return {
+      before: Prisma.sql`open AS (
+        SELECT id, priority, free FROM (
+          SELECT j.id, j.priority, j.concurrency - j."runningSteps" + ${freed} AS free FROM "Job" j
+          WHERE j.status = 'RUNNING' AND j.kind = ANY(${names}::text[])
+        ) jobs WHERE free > 0
+      )`,
+      picked: Prisma.sql`
+        SELECT next.id, next.status FROM open
+        CROSS JOIN LATERAL (
+          SELECT id, status, number FROM "JobStep"
+          WHERE "jobId" = open.id AND status IN ('PENDING', 'WAITING') AND "runAfter" <= ${now}
+          ORDER BY number
+          LIMIT LEAST(open.free, ${count})
+          FOR UPDATE SKIP LOCKED
+        ) next
+        ORDER BY open.priority DESC, open.id, next.number
+        LIMIT ${count}`,
+    };
+  },
   claimConflict: /Job_running_within_concurrency|JobStep_claimed_for_a_stopped_job/,
   freedByEnd: true,
-  afterEnd: (steps) => endFinishedJobs(prisma(), [...new Set(steps.map((step) => step.jobId))]),
+  // A job that had steps claimed as others ended is not finished: only the others are looked at.
+  afterEnd: (ended, claimed) => {
+    const busy = new Set(claimed.map((step) => step.jobId));
+    const jobs = [...new Set(ended.map((step) => step.jobId))].filter((job) => !busy.has(job));
+    return jobs.length ? endFinishedJobs(prisma(), jobs) : Promise.resolve(0);
+  },
 };
