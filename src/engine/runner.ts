@@ -160,6 +160,8 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   const waker = createWaker();
   let pending: Outcome[] = [];
   let flushing: Promise<void> = Promise.resolve();
+  /** Slots a claim in flight (the loop's, or a refill) may fill: not free for another. */
+  let reserved = 0;
   let stopping = false;
 
   const { processors } = deps;
@@ -212,38 +214,46 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     return moved.filter((row) => row.fromStatus !== "RUNNING");
   };
 
-  /** Writes the buffered outcomes, then calls the kind's `afterEnd`; kept and retried while the database is away. */
+  /**
+   * Writes how some rows ended (claiming up to `refill` more for a
+   * freedByEnd kind), starts what it claimed and calls the kind's
+   * `afterEnd`. A claim that loses a race costs only the refill: the ends
+   * are written again without it, and the loop looks for work.
+   */
+  const writeEnds = async (outcomes: Outcome[], refill: number): Promise<void> => {
+    let more: Row[];
+    try {
+      more = await end(outcomes, refill);
+    } catch (error) {
+      if (!refill || !runnable.claimConflict?.test(String((error as Error).message))) throw error;
+      more = await end(outcomes, 0);
+    }
+    for (const row of more) claimed.set(row.id, row);
+    start(more);
+    if (runnable.freedByEnd && (refill === 0 || more.length < refill)) waker.wake(); // slots are left: the loop looks for other work
+    const rows = outcomes.map((outcome) => claimed.get(outcome.id)!);
+    runnable.afterEnd?.(rows, more).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
+    for (const outcome of outcomes) claimed.delete(outcome.id);
+  };
+
+  /** Writes the buffered outcomes; kept and retried while the database is away. */
   const flush = () => {
-    let conflicted = false;
     flushing = flushing.then(async () => {
       while (pending.length > 0) {
         const batch = pending;
         pending = [];
+        const refill = runnable.freedByEnd && !stopping && databaseUp() ? Math.max(0, concurrency - running.size - reserved) : 0;
+        reserved += refill;
         try {
-          // A conflict (another worker took the same slots first) loses only the refill: the ends are written again without it.
-          const refill = runnable.freedByEnd && !stopping && databaseUp() && !conflicted ? concurrency - running.size : 0;
-          let more: Row[];
-          try {
-            more = await end(batch, refill);
-          } catch (error) {
-            if (!refill || !runnable.claimConflict?.test(String((error as Error).message))) throw error;
-            conflicted = true;
-            pending = [...batch, ...pending];
-            continue;
-          }
-          conflicted = false;
-          for (const row of more) claimed.set(row.id, row);
-          start(more);
-          if (runnable.freedByEnd && (refill === 0 || more.length < refill)) waker.wake(); // slots are left: the loop looks for other work
-          const rows = batch.map((outcome) => claimed.get(outcome.id)!);
-          runnable.afterEnd?.(rows, more).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
-          for (const outcome of batch) claimed.delete(outcome.id);
+          await writeEnds(batch, refill);
         } catch (error) {
           pending = [...batch, ...pending];
           if (!reportDatabaseError(error, `${noun} end`)) {
             log.error({ err: error }, `could not record how ${noun}s ended; trying again`);
             await new Promise((resolve) => setTimeout(resolve, POLL_MS));
           } else if (!(await waitForDatabase(shutdown))) return;
+        } finally {
+          reserved -= refill;
         }
       }
     });
@@ -342,15 +352,18 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
         await waitForDatabase(shutdown);
         continue;
       }
-      const free = concurrency - running.size;
+      const free = concurrency - running.size - reserved;
       const names = processors.names();
       let taken: Row[] = [];
       if (free > 0 && names.length > 0) {
+        reserved += free;
         try {
           taken = await claim(free, names);
         } catch (error) {
           if (runnable.claimConflict?.test(String((error as Error).message))) continue;
           if (!reportDatabaseError(error, `${noun} claim`)) log.error({ err: error }, `could not claim ${noun}s; trying again`);
+        } finally {
+          reserved -= free;
         }
         start(taken);
       }
