@@ -34,6 +34,11 @@ interface Outcome {
   attemptsBack: number;
 }
 
+interface Lane {
+  pending: Outcome[];
+  flushing: Promise<void>;
+}
+
 interface Running {
   controller: AbortController;
 }
@@ -158,8 +163,19 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   const running = new Map<number, Running>();
   const stopReasons = new Map<number, StopReason>();
   const waker = createWaker();
-  let pending: Outcome[] = [];
-  let flushing: Promise<void> = Promise.resolve();
+  /**
+   * Where ends are written: one lane, or for a freedByEnd kind two, each
+   * with the rows it claimed. A lane writes its rows' ends (and claims into
+   * the slots they free) in one statement while the other's rows run, so
+   * the process keeps the database busy with one lane while it runs the
+   * other's, instead of alternating between the two.
+   */
+  const lanes: Lane[] = Array.from({ length: runnable.freedByEnd ? 2 : 1 }, () => ({ pending: [], flushing: Promise.resolve() }));
+  const laneOf = new Map<number, Lane>();
+  let nextLane = 0;
+  const assign = (rows: Row[], lane?: Lane) => {
+    for (const row of rows) laneOf.set(row.id, lane ?? lanes[nextLane++ % lanes.length]);
+  };
   /** Slots a claim in flight (the loop's, or a refill) may fill: not free for another. */
   let reserved = 0;
   let stopping = false;
@@ -220,7 +236,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
    * `afterEnd`. A claim that loses a race costs only the refill: the ends
    * are written again without it, and the loop looks for work.
    */
-  const writeEnds = async (outcomes: Outcome[], refill: number): Promise<void> => {
+  const writeEnds = async (outcomes: Outcome[], refill: number, lane: Lane): Promise<void> => {
     let more: Row[];
     try {
       more = await end(outcomes, refill);
@@ -229,25 +245,29 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       more = await end(outcomes, 0);
     }
     for (const row of more) claimed.set(row.id, row);
+    assign(more, lane);
     start(more);
     if (runnable.freedByEnd && (refill === 0 || more.length < refill)) waker.wake(); // slots are left: the loop looks for other work
     const rows = outcomes.map((outcome) => claimed.get(outcome.id)!);
     runnable.afterEnd?.(rows, more).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
-    for (const outcome of outcomes) claimed.delete(outcome.id);
+    for (const outcome of outcomes) {
+      claimed.delete(outcome.id);
+      laneOf.delete(outcome.id);
+    }
   };
 
-  /** Writes the buffered outcomes; kept and retried while the database is away. */
-  const flush = () => {
-    flushing = flushing.then(async () => {
-      while (pending.length > 0) {
-        const batch = pending;
-        pending = [];
-        const refill = runnable.freedByEnd && !stopping && databaseUp() ? Math.max(0, concurrency - running.size - reserved) : 0;
+  /** Writes a lane's buffered outcomes; kept and retried while the database is away. */
+  const flush = (lane: Lane) => {
+    lane.flushing = lane.flushing.then(async () => {
+      while (lane.pending.length > 0) {
+        const batch = lane.pending;
+        lane.pending = [];
+        const refill = runnable.freedByEnd && !stopping && databaseUp() ? Math.max(0, Math.min(batch.length, concurrency - running.size - reserved)) : 0;
         reserved += refill;
         try {
-          await writeEnds(batch, refill);
+          await writeEnds(batch, refill, lane);
         } catch (error) {
-          pending = [...batch, ...pending];
+          lane.pending = [...batch, ...lane.pending];
           if (!reportDatabaseError(error, `${noun} end`)) {
             log.error({ err: error }, `could not record how ${noun}s ended; trying again`);
             await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -263,11 +283,14 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   let nextDue = Number.POSITIVE_INFINITY;
   const finish = (id: number, outcome: Outcome | null) => {
     if (outcome?.runAfter) nextDue = Math.min(nextDue, outcome.runAfter.getTime());
-    if (!outcome) claimed.delete(id); // lost: another worker has it, and nothing of ours is written
-    else {
-      const first = pending.length === 0;
-      pending.push(outcome);
-      if (first) setImmediate(flush); // every item that ends in this turn goes in the same statement
+    const lane = laneOf.get(id)!;
+    if (!outcome) {
+      claimed.delete(id); // lost: another worker has it, and nothing of ours is written
+      laneOf.delete(id);
+    } else {
+      const first = lane.pending.length === 0;
+      lane.pending.push(outcome);
+      if (first) setImmediate(() => flush(lane)); // every row of the lane that ends in this turn goes in the same statement
     }
   };
 
@@ -329,6 +352,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       set: Prisma.sql`attempts = t.attempts + 1, error = NULL`,
     });
     for (const row of rows) claimed.set(row.id, row);
+    assign(rows);
     return rows;
   };
 
@@ -383,8 +407,8 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       waker.wake();
       await loop;
       while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
-      flush();
-      await flushing;
+      for (const lane of lanes) flush(lane);
+      await Promise.all(lanes.map((lane) => lane.flushing));
       await listener.stop();
     },
   };
