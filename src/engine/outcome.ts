@@ -4,7 +4,7 @@ import { RateLimitedError, UpstreamError } from "./http-client.js";
 import { isPermanent } from "./processor.js";
 import { redactText } from "../secrets.js";
 
-/** How one attempt at a row ended, and what that makes of the row: decided here, written by the runner. */
+// How one attempt at a row ended, and what that makes of the row: decided here, written by the runner.
 
 /** Backoff never waits longer than this between two attempts of an item. */
 const MAX_RETRY_DELAY_MS = 3600_000;
@@ -25,14 +25,14 @@ export interface Outcome {
   attemptsBack: number;
 }
 
-/** What classify reads of a row. */
-export interface Attempted {
+/** What the runner reads of a claimed row; every runnable kind's table has these columns. */
+export interface RunnableRow {
   id: number;
   attempts: number;
   maxAttempts: number;
 }
 
-export function classify(item: Attempted, error: unknown, stopped: StopReason | undefined, retry: { delayMs: number; factor: number }): Outcome | null {
+export function classify(item: RunnableRow, error: unknown, stopped: StopReason | undefined, retry: { delayMs: number; factor: number }): Outcome | null {
   const base = { id: item.id, result: null, runAfter: null, attemptsBack: 0 };
   if (stopped === "lost") return null; // another worker has it now: nothing of ours may be written
   if (stopped === "cancel") return { ...base, to: "CANCELLED", reason: "cancelled on request", error: null };

@@ -1,22 +1,20 @@
-import { Prisma, type Status } from "../generated/prisma/client.js";
+import { Prisma } from "../generated/prisma/client.js";
 import { databaseUp, reportDatabaseError, waitForDatabase } from "../db/availability.js";
 import { prisma } from "../db/client.js";
-import { describeError } from "./error-text.js";
 import { recordEvent } from "./events.js";
-import { RateLimitedError, UpstreamError } from "./http-client.js";
 import type { WorkKind } from "./kind.js";
 import { LEASE_RENEW_MS, renewLeases } from "./lease.js";
 import { moveWork, type Move } from "./move.js";
-import { classify, storable, type Outcome, type StopReason } from "./outcome.js";
+import { classify, storable, type Outcome, type RunnableRow, type StopReason } from "./outcome.js";
 import { createProgressReporter } from "./progress.js";
 import { createWaker } from "./waker.js";
-import { redactText } from "../secrets.js";
 import { listenForWork } from "./wake.js";
 import type { WorkerDeps } from "./worker-deps.js";
-import { isPermanent, PermanentError, type AnyProcessor } from "./processor.js";
+import { PermanentError, type AnyProcessor } from "./processor.js";
 
 /** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
 const POLL_MS = 1000;
+
 interface Lane {
   pending: Outcome[];
   flushing: Promise<void>;
@@ -24,13 +22,6 @@ interface Lane {
 
 interface Running {
   controller: AbortController;
-}
-
-/** What the runner reads of a claimed row; every runnable kind's table has these columns. */
-export interface RunnableRow {
-  id: number;
-  attempts: number;
-  maxAttempts: number;
 }
 
 /**
@@ -79,6 +70,8 @@ export interface Runnable<Row extends RunnableRow> {
  * every second for the rest. pg-boss is not on this path: its fetch sleeps
  * after every poll and slows as a backlog grows.
  */
+export type { RunnableRow };
+
 export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Row>, deps: WorkerDeps): Promise<{ stop(): Promise<void> }> {
   const { config, log, http, shutdown } = deps;
   const { kind, noun } = runnable;
