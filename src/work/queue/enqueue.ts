@@ -106,10 +106,11 @@ export async function enqueue(raw: unknown): Promise<EnqueueResult> {
   const byKey = new Map(valid.map((item) => [item.key, item]));
   const added: QueueItem[] = rows.map(({ id, key }) => {
     const item = byKey.get(key)!;
+    // prettier-ignore
     return {
-      ...{ id, queue: input.queue, key, label: item.label, payload: item.payload as QueueItem["payload"], priority, maxAttempts, runAfter },
-      ...{ status: "PENDING", attempts: 0, result: null, error: null, cancelRequested: false, leaseOwner: null, leaseAt: null },
-      ...{ createdAt: now, startedAt: null, completedAt: null, updatedAt: now },
+      id, queue: input.queue, key, label: item.label, payload: item.payload as QueueItem["payload"], priority, maxAttempts, runAfter,
+      status: "PENDING", attempts: 0, result: null, error: null, cancelRequested: false, leaseOwner: null, leaseAt: null,
+      createdAt: now, startedAt: null, completedAt: null, updatedAt: now,
     };
   });
   refreshStatistics(added.length);
