@@ -48,7 +48,7 @@ export function classify(item: RunnableRow, error: unknown, stopped: StopReason 
   }
   const delay = Math.min(MAX_RETRY_DELAY_MS, retry.delayMs * retry.factor ** (item.attempts - 1));
   const runAfter = new Date(Date.now() + delay);
-  return { ...base, to: "PENDING", reason: `attempt ${item.attempts} of ${item.maxAttempts} failed: ${message}; retrying at ${runAfter.toISOString()}`, error: message, runAfter };
+  return { ...base, to: "PENDING", reason: `attempt ${item.attempts} of ${item.maxAttempts} failed: ${message}; retrying in ${delay} ms, at ${runAfter.toISOString()}`, error: message, runAfter };
 }
 
 /** A result as it may be stored: JSON within MAX_RESULT_BYTES, without U+0000 (which jsonb cannot hold). */

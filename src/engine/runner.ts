@@ -148,6 +148,9 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     return moved.filter((row) => row.fromStatus !== "RUNNING");
   };
 
+  /** The earliest retry or wait this process wrote: it looks for work then rather than at its next poll. */
+  let nextDue = Number.POSITIVE_INFINITY;
+
   /**
    * Writes how some rows ended (claiming up to `refill` more for a
    * freedByEnd kind), starts what it claimed and calls the kind's
@@ -165,7 +168,10 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     for (const row of more) claimed.set(row.id, row);
     assign(more, lane);
     start(more);
-    if (runnable.freedByEnd && (refill === 0 || more.length < refill)) waker.wake(); // slots are left: the loop looks for other work
+    // A row to retry or that waits is claimable once it is written back and due: the loop looks again then, not at its next poll.
+    const due = Math.min(...outcomes.map((outcome) => outcome.runAfter?.getTime() ?? Number.POSITIVE_INFINITY));
+    if (due < nextDue) nextDue = due;
+    if (due < Number.POSITIVE_INFINITY || (runnable.freedByEnd && (refill === 0 || more.length < refill))) waker.wake(); // or slots are left
     const rows = outcomes.map((outcome) => claimed.get(outcome.id)!);
     runnable.afterEnd?.(rows, more).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
     for (const outcome of outcomes) {
@@ -197,10 +203,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     });
   };
 
-  // The earliest retry or wait this process scheduled: it looks for work then rather than at its next poll.
-  let nextDue = Number.POSITIVE_INFINITY;
   const finish = (id: number, outcome: Outcome | null) => {
-    if (outcome?.runAfter) nextDue = Math.min(nextDue, outcome.runAfter.getTime());
     const lane = laneOf.get(id)!;
     if (!outcome) {
       claimed.delete(id); // lost: another worker has it, and nothing of ours is written
