@@ -103,7 +103,7 @@ describe("a job of steps", () => {
     expect(await until(created.id, ["COMPLETED", "FAILED"])).toMatchObject({ status: "FAILED", failedSteps: 3, completedSteps: 0 });
   });
 
-  it("starts steps in order and never runs more at once than the job's concurrency", async () => {
+  it("starts steps in order (up to what runs at once) and never runs more at once than the job's concurrency", async () => {
     const created = await createJob({ steps: steps(8, { sleepMs: 150 }), config: { concurrency: 3 } });
     let most = 0;
     for (;;) {
@@ -113,8 +113,10 @@ describe("a job of steps", () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(most).toBe(3);
-    const starts = await prisma().jobStep.findMany({ where: { jobId: Number(created.id) }, orderBy: { startedAt: "asc" }, select: { number: true } });
-    expect(starts.map((step) => step.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8].slice(0, starts.length));
+    // In order, up to what runs at once: steps claimed together share a start time, and two claims may interleave.
+    const starts = await prisma().jobStep.findMany({ where: { jobId: Number(created.id) }, orderBy: [{ startedAt: "asc" }, { number: "asc" }], select: { number: true } });
+    expect(starts).toHaveLength(8);
+    starts.forEach((step, position) => expect(Math.abs(step.number - 1 - position), `step ${step.number} started ${position + 1}th`).toBeLessThan(3));
   });
 
   it("with start: false waits for startJob", async () => {
