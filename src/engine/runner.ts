@@ -12,6 +12,8 @@ import { listenForWork } from "./wake.js";
 import type { WorkerDeps } from "./worker-deps.js";
 import { PermanentError, type AnyProcessor } from "./processor.js";
 
+export type { RunnableRow };
+
 /** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
 const POLL_MS = 1000;
 
@@ -45,18 +47,20 @@ export interface Runnable<Row extends RunnableRow> {
   claim(count: number, processors: string[], now: Date, freeing?: Prisma.Sql): Pick<Move, "picked" | "before">;
   /**
    * Its rows free what the claim counts only once their ends are written
-   * (a job's concurrency counts RUNNING rows), not as their runs return: the
-   * runner then looks for work after writing ends, rather than claiming in
-   * vain while they are written.
+   * (a job's concurrency counts RUNNING rows), not as their runs return. The
+   * runner then claims into the slots a batch's ends free in the statement
+   * that writes them, writes in two lanes (one in the database while the
+   * other's rows run), and looks for other work after writing ends rather
+   * than claiming in vain while they are written.
    */
   freedByEnd?: boolean;
   /** What a claim that lost a race fails with (a constraint, a trigger's exception): it is tried again at once. */
   claimConflict?: RegExp;
   /**
    * Called with the rows whose ends were just written (committed), and the
-   * rows claimed in the same statement, to act on what they add up to,
-   * e.g. end a job whose steps have all ended. A
-   * failure is logged; the kind's crash sweep must make up for it.
+   * rows claimed in the same statement, to act on what they add up to, e.g.
+   * end a job whose steps have all ended. A failure is logged; the kind's
+   * crash sweep must make up for it.
    */
   afterEnd?(rows: Row[], claimed: Row[]): Promise<unknown>;
 }
@@ -70,8 +74,6 @@ export interface Runnable<Row extends RunnableRow> {
  * every second for the rest. pg-boss is not on this path: its fetch sleeps
  * after every poll and slows as a backlog grows.
  */
-export type { RunnableRow };
-
 export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Row>, deps: WorkerDeps): Promise<{ stop(): Promise<void> }> {
   const { config, log, http, shutdown } = deps;
   const { kind, noun } = runnable;
