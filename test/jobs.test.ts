@@ -135,9 +135,9 @@ describe("a job of steps", () => {
     const created = await createJob({ steps: steps(6, { sleepMs: 30_000 }), config: { concurrency: 2 } });
     await expect.poll(async () => (await counted(created.id)).runningSteps, { timeout: 10_000 }).toBe(2);
     const cancelledAt = Date.now();
-    const cancel = await server.gql<{ cancelJob: Job }>(`mutation($id: ID!) { cancelJob(id: $id) { ${JOB} } }`, { id: created.id });
+    const cancel = await server.gql<{ cancelJob: Job & { comments: unknown[] } }>(`mutation($id: ID!) { cancelJob(id: $id) { ${JOB} steps(first: 1) { totalCount } comments { body } } }`, { id: created.id });
     expect(cancel.errors).toBeUndefined();
-    expect(cancel.data!.cancelJob.status).toBe("CANCELLED");
+    expect(cancel.data!.cancelJob).toMatchObject({ status: "CANCELLED", steps: { totalCount: 6 }, comments: [] }); // relations load from the row the command returns
     await expect.poll(async () => (await counted(created.id)).runningSteps, { timeout: 1000, interval: 20 }).toBe(0);
     expect(Date.now() - cancelledAt).toBeLessThan(1000);
     expect(await job(created.id)).toMatchObject({ status: "CANCELLED", cancelledSteps: 6, runningSteps: 0, completedSteps: 0 });

@@ -116,10 +116,10 @@ builder.mutationFields((t) => ({
       return prisma().import.findUniqueOrThrow({ ...query, where: { id: created.id } });
     },
   }),
-  pauseImport: importCommand(t, pauseImport, "Stops at the next checkpoint (the request in flight is aborted); resumes from there."),
-  resumeImport: importCommand(t, resumeImport, "Runs a PAUSED, FAILED or WAITING import again from its last checkpoint."),
-  retryImportNow: importCommand(t, retryImportNow, "Resume now, ignoring a pending rate-limit wait."),
-  cancelImport: importCommand(t, cancelImport, "Stops for good at the next checkpoint; committed records stay."),
+  pauseImport: t.field({ type: ImportRef, description: "Stops at the next checkpoint (the request in flight is aborted); resumes from there.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => pauseImport(parseId(args.id)) }),
+  resumeImport: t.field({ type: ImportRef, description: "Runs a PAUSED, FAILED or WAITING import again from its last checkpoint.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => resumeImport(parseId(args.id)) }),
+  retryImportNow: t.field({ type: ImportRef, description: "Resume now, ignoring a pending rate-limit wait.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => retryImportNow(parseId(args.id)) }),
+  cancelImport: t.field({ type: ImportRef, description: "Stops for good at the next checkpoint; committed records stay.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => cancelImport(parseId(args.id)) }),
   cleanupFailedImports: t.int({
     description: "Deletes FAILED and CANCELLED imports older than the given days; returns how many.",
     args: { olderThanDays: t.arg.int({ defaultValue: 7 }) },
@@ -129,18 +129,6 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
-
-function importCommand(t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0], command: (id: number) => Promise<Import>, description: string) {
-  return t.prismaField({
-    type: "Import",
-    description,
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args) => {
-      const row = await command(parseId(args.id));
-      return prisma().import.findUniqueOrThrow({ ...query, where: { id: row.id } });
-    },
-  });
-}
 
 /** Reads of an import for importUpdated, shared by every subscriber of one event. */
 export const importAfterEvent = sharedRead((id: number) => prisma().import.findUnique({ where: { id } }));

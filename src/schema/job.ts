@@ -106,16 +106,6 @@ builder.queryFields((t) => ({
   ),
 }));
 
-/** A mutation that changes a job by id and returns it as it is now. */
-function jobCommand(t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0], command: (id: number) => Promise<Job>, description: string) {
-  return t.prismaField({
-    type: "Job",
-    description,
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args) => prisma().job.findUniqueOrThrow({ ...query, where: { id: (await command(parseId(args.id))).id } }),
-  });
-}
-
 builder.mutationFields((t) => ({
   createJob: t.prismaField({
     type: "Job",
@@ -126,9 +116,9 @@ builder.mutationFields((t) => ({
       return prisma().job.findUniqueOrThrow({ ...query, where: { id: created.id } });
     },
   }),
-  startJob: jobCommand(t, startJob, "Starts a job created with `start: false`."),
-  cancelJob: jobCommand(t, cancelJob, "CANCELLED at once with its pending steps; running steps are aborted on every worker within a second."),
-  retryJob: jobCommand(t, retryJob, "Runs the FAILED and CANCELLED steps of a finished job again and reopens it."),
+  startJob: t.field({ type: JobRef, description: "Starts a job created with `start: false`.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => startJob(parseId(args.id)) }),
+  cancelJob: t.field({ type: JobRef, description: "CANCELLED at once with its pending steps; running steps are aborted on every worker within a second.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => cancelJob(parseId(args.id)) }),
+  retryJob: t.field({ type: JobRef, description: "Runs the FAILED and CANCELLED steps of a finished job again and reopens it.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => retryJob(parseId(args.id)) }),
 }));
 
 builder.subscriptionField("jobUpdated", (t) =>

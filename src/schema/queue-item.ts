@@ -122,16 +122,6 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: EnqueueInput, required: true }) },
     resolve: (_root, args) => enqueue(args.input),
   }),
-  retryQueueItem: t.prismaField({
-    type: "QueueItem",
-    description: "A FAILED or CANCELLED item runs again, its attempts reset.",
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args) => prisma().queueItem.findUniqueOrThrow({ ...query, where: { id: (await retryQueueItem(parseId(args.id))).id } }),
-  }),
-  cancelQueueItem: t.prismaField({
-    type: "QueueItem",
-    description: "A PENDING or WAITING item is cancelled now; a RUNNING one is aborted through its signal and ends CANCELLED.",
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args) => prisma().queueItem.findUniqueOrThrow({ ...query, where: { id: (await cancelQueueItem(parseId(args.id))).id } }),
-  }),
+  retryQueueItem: t.field({ type: QueueItemRef, description: "A FAILED or CANCELLED item runs again, its attempts reset.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => retryQueueItem(parseId(args.id)) }),
+  cancelQueueItem: t.field({ type: QueueItemRef, description: "A PENDING or WAITING item is cancelled now; a RUNNING one is aborted through its signal and ends CANCELLED.", args: { id: t.arg.id({ required: true }) }, resolve: (_root, args) => cancelQueueItem(parseId(args.id)) }),
 }));
