@@ -20,17 +20,15 @@ export interface Recovery {
 /**
  * The RUNNING rows of a kind that no live worker holds: a lease not renewed
  * for LEASE_STALE_MS, or no owner at all for as long (handed over at a
- * shutdown and never picked up), that also meet `also`. Locks them,
- * skipping rows another sweep holds, for a move in the same statement.
+ * shutdown and never picked up). Locks them, skipping rows another sweep
+ * holds, for a move in the same statement.
  */
-export function staleRunning(kind: WorkKind, now: number, also: Prisma.Sql = Prisma.sql`true`): Prisma.Sql {
-  return Prisma.sql`SELECT id, status FROM ${tableOf(kind)} WHERE ${isStale(now)} AND ${also} FOR UPDATE SKIP LOCKED`;
-}
-
-/** The condition staleRunning selects by, for a query that must not lock (yet). */
-export function isStale(now: number): Prisma.Sql {
+export function staleRunning(kind: WorkKind, now: number): Prisma.Sql {
   const stale = new Date(now - LEASE_STALE_MS);
-  return Prisma.sql`status = 'RUNNING' AND ("leaseAt" < ${stale} OR ("leaseOwner" IS NULL AND "updatedAt" < ${stale}))`;
+  return Prisma.sql`
+    SELECT id, status FROM ${tableOf(kind)}
+    WHERE status = 'RUNNING' AND ("leaseAt" < ${stale} OR ("leaseOwner" IS NULL AND "updatedAt" < ${stale}))
+    FOR UPDATE SKIP LOCKED`;
 }
 
 /**

@@ -49,16 +49,15 @@ export async function startJob(id: number): Promise<Job> {
  * crash sweep does it.
  */
 export async function cancelJob(id: number): Promise<Job> {
-  const job = await prisma().$transaction(async (tx) => {
-    const current = await readJob(tx, id);
-    if (current.status === "CANCELLED") return current;
-    if (FINISHED.includes(current.status)) throw new IllegalTransitionError(JOB_KIND.subject, id, current.status, "CANCELLED");
-    const running = await tx.jobStep.count({ where: { jobId: id, status: "RUNNING" } });
-    const why = running ? `cancelled on request; aborting ${running} running step${running === 1 ? "" : "s"}` : "cancelled on request";
-    return transition<Job>(tx, JOB_KIND, { id, from: current.status, to: "CANCELLED", reason: why });
-  });
+  const current = await readJob(prisma(), id);
+  if (current.status === "CANCELLED") return current;
+  if (FINISHED.includes(current.status)) throw new IllegalTransitionError(JOB_KIND.subject, id, current.status, "CANCELLED");
+  // The job's own counter (kept with its steps) says how many run; the transition moves the job only if it is still as read.
+  const running = current.runningSteps;
+  const why = running ? `cancelled on request; aborting ${running} running step${running === 1 ? "" : "s"}` : "cancelled on request";
+  await transition<Job>(prisma(), JOB_KIND, { id, from: current.status, to: "CANCELLED", reason: why });
   await prisma().$transaction((tx) => stopSteps(tx, id));
-  return readJob(prisma(), job.id);
+  return readJob(prisma(), id);
 }
 
 /** Stops the steps of a CANCELLED job (see cancelJob): flags and notices for the running ones first, then the waiting ones CANCELLED. */

@@ -17,22 +17,20 @@ import { JOB_STEP_KIND } from "./kind.js";
 export const stepRecovery: Recovery = {
   kind: JOB_STEP_KIND,
   async recover(now) {
-    // One statement each, no transaction around them: each locks its steps, then their jobs in id order (the trigger).
-    const back = await moveWork<JobStep>(prisma(), JOB_STEP_KIND, {
-      picked: staleRunning(JOB_STEP_KIND, now, Prisma.sql`NOT "cancelRequested"`),
-      to: "PENDING",
-      reason: "its worker stopped responding; to be run again",
+    // One statement: it locks its steps, then their jobs in id order (the trigger).
+    const moved = await moveWork<JobStep>(prisma(), JOB_STEP_KIND, {
+      picked: Prisma.sql`
+        SELECT s.id, s.status, CASE WHEN w."cancelRequested" THEN 'CANCELLED' ELSE 'PENDING' END AS "to"
+        FROM (${staleRunning(JOB_STEP_KIND, now)}) s JOIN "JobStep" w ON w.id = s.id`,
+      to: Prisma.sql`picked."to"`,
+      reason: Prisma.sql`CASE WHEN picked."to" = 'CANCELLED' THEN 'its worker stopped responding after the job was cancelled' ELSE 'its worker stopped responding; to be run again' END`,
     });
-    const cancelled = await moveWork<JobStep>(prisma(), JOB_STEP_KIND, {
-      picked: staleRunning(JOB_STEP_KIND, now, Prisma.sql`"cancelRequested"`),
-      to: "CANCELLED",
-      reason: "its worker stopped responding after the job was cancelled",
-    });
+    const back = moved.filter((step) => step.status === "PENDING");
     for (const kind of new Set(back.map((step) => step.kind))) await notifyWork(prisma(), { queue: kind });
     const unstopped = await prisma().$queryRaw<{ id: number }[]>`
       SELECT j.id FROM "Job" j WHERE j.status = 'CANCELLED' AND EXISTS (
         SELECT 1 FROM "JobStep" s WHERE s."jobId" = j.id AND (s.status IN ('PENDING', 'WAITING', 'PAUSED') OR (s.status = 'RUNNING' AND NOT s."cancelRequested")))`;
     for (const job of unstopped) await prisma().$transaction((tx) => stopSteps(tx, job.id));
-    return back.length + cancelled.length + unstopped.length + (await endFinishedJobs(prisma(), null));
+    return moved.length + unstopped.length + (await endFinishedJobs(prisma(), null));
   },
 };
