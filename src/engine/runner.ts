@@ -93,9 +93,8 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   const lanes: Lane[] = Array.from({ length: runnable.freedByEnd ? 2 : 1 }, () => ({ pending: [], flushing: Promise.resolve() }));
   const laneOf = new Map<number, Lane>();
   let nextLane = 0;
-  const assign = (rows: Row[], lane?: Lane) => {
-    for (const row of rows) laneOf.set(row.id, lane ?? lanes[nextLane++ % lanes.length]);
-  };
+  /** Rows claimed and not yet recorded as ended (what `afterEnd` is given). */
+  const claimed = new Map<number, Row>();
   /** Slots a claim in flight (the loop's, or a refill) may fill: not free for another. */
   let reserved = 0;
   let stopping = false;
@@ -118,13 +117,14 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   );
 
   /**
-   * Records how some rows ended, in one statement whatever their statuses.
-   * For a freedByEnd kind the same statement claims up to `refill` rows into
-   * the slots the ends free, so the job's count of running steps never
-   * passes through a state in which the slots are free but unclaimed.
-   * Returns the rows it claimed.
+   * Records how some rows ended, in one statement whatever their statuses,
+   * and claims up to `count` due rows in the same statement: the loop's
+   * claims (no ends), a batch's ends (no claim), or for a freedByEnd kind
+   * both, the claim filling the slots the ends free, so a job's count of
+   * running steps never passes through a state in which they are free but
+   * unclaimed. Returns the rows it claimed.
    */
-  const end = async (outcomes: Outcome[], refill: number): Promise<Row[]> => {
+  const endAndClaim = async (outcomes: Outcome[], count: number): Promise<Row[]> => {
     const table = Prisma.raw(`"${kind.table}"`);
     const ended = Prisma.sql`
       SELECT w.id, w.status, o."to", o.reason, o.result, o.error, o."runAfter", -o."attemptsBack" AS "attemptsDelta"
@@ -133,7 +133,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
         AS o(id int, "to" text, reason text, result jsonb, error text, "runAfter" timestamptz, "attemptsBack" int) ON o.id = w.id
       WHERE w.status = 'RUNNING' AND w."leaseOwner" = ${owner}
       FOR UPDATE OF w`;
-    const more = refill > 0 ? runnable.claim(refill, processors.names(), new Date(), Prisma.sql`ended`) : null;
+    const more = count > 0 ? runnable.claim(count, processors.names(), new Date(), Prisma.sql`ended`) : null;
     const moved = await moveWork<Row>(prisma(), kind, {
       before: Prisma.sql`ended AS (${ended})${more?.before ? Prisma.sql`, ${more.before}` : Prisma.empty}`,
       picked: more
@@ -162,14 +162,12 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   const writeEnds = async (outcomes: Outcome[], refill: number, lane: Lane): Promise<void> => {
     let more: Row[];
     try {
-      more = await end(outcomes, refill);
+      more = await endAndClaim(outcomes, refill);
     } catch (error) {
       if (!refill || !runnable.claimConflict?.test(String((error as Error).message))) throw error;
-      more = await end(outcomes, 0);
+      more = await endAndClaim(outcomes, 0);
     }
-    for (const row of more) claimed.set(row.id, row);
-    assign(more, lane);
-    start(more);
+    take(more, lane);
     // A row to retry or that waits is claimable once it is written back and due: the loop looks again then, not at its next poll.
     const due = Math.min(...outcomes.map((outcome) => outcome.runAfter?.getTime() ?? Number.POSITIVE_INFINITY));
     if (due < nextDue) nextDue = due;
@@ -257,29 +255,15 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     }
   };
 
-  /** Runs claimed rows, each through its processor. */
-  function start(rows: Row[]): void {
+  /** Runs claimed rows, each through its processor, their ends to be written in `lane` (or spread over the lanes). */
+  function take(rows: Row[], lane?: Lane): void {
     for (const item of rows) {
+      claimed.set(item.id, item);
+      laneOf.set(item.id, lane ?? lanes[nextLane++ % lanes.length]);
       const processor = processors.get(runnable.task(item).processor);
       if (processor) void run(item, processor);
     }
   }
-
-  /** Rows claimed and not yet recorded as ended (what `afterEnd` is given). */
-  const claimed = new Map<number, Row>();
-  /** Takes up to `count` due rows of these processors, as the kind picks them. */
-  const claim = async (count: number, names: string[]) => {
-    const rows = await moveWork<Row>(prisma(), kind, {
-      ...runnable.claim(count, names, new Date()),
-      to: "RUNNING",
-      owner,
-      reason: Prisma.sql`'attempt ' || t.attempts || ' of ' || t."maxAttempts"`,
-      set: Prisma.sql`attempts = t.attempts + 1, error = NULL`,
-    });
-    for (const row of rows) claimed.set(row.id, row);
-    assign(rows);
-    return rows;
-  };
 
   const renew = setInterval(() => {
     if (running.size === 0 || !databaseUp()) return;
@@ -307,14 +291,14 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       if (free > 0 && names.length > 0) {
         reserved += free;
         try {
-          taken = await claim(free, names);
+          taken = await endAndClaim([], free);
         } catch (error) {
           if (runnable.claimConflict?.test(String((error as Error).message))) continue;
           if (!reportDatabaseError(error, `${noun} claim`)) log.error({ err: error }, `could not claim ${noun}s; trying again`);
         } finally {
           reserved -= free;
         }
-        start(taken);
+        take(taken);
       }
       if (taken.length > 0 && taken.length === free) continue; // there may be more
       const untilDue = nextDue - Date.now();
