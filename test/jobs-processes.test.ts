@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { prisma } from "../src/db/client.js";
 import { spawnService } from "./helpers/process.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { apiForWorkerProcesses } from "./helpers/server.js";
 
-const PLUGINS = "test/fixtures/test-processors.mjs";
-// An api-only server in this process: the steps run in worker processes the tests start, stop and kill.
-let api: TestServer;
-
-beforeAll(async () => {
-  api = await startTestServer({ MILEPOST_ROLE: "api", MILEPOST_PLUGINS: PLUGINS });
-});
-afterAll(() => api.stop());
-
-const workerEnv = () => ({ DATABASE_URL: api.databaseUrl, MILEPOST_ROLE: "worker", MILEPOST_PLUGINS: PLUGINS, WORKER_CONCURRENCY: "2", RETRY_DELAY_MS: "50" });
+const { api: server, workerEnv } = apiForWorkerProcesses("test/fixtures/test-processors.mjs");
 
 async function createJob(count: number, input: Record<string, unknown>, concurrency: number): Promise<number> {
   const steps = Array.from({ length: count }, (_, index) => ({ name: `step ${index + 1}`, input: { tag: String(index), ...input } }));
-  const response = await api.gql<{ createJob: { id: string } }>(`mutation($input: CreateJobInput!) { createJob(input: $input) { id } }`, {
+  const response = await server().gql<{ createJob: { id: string } }>(`mutation($input: CreateJobInput!) { createJob(input: $input) { id } }`, {
     input: { kind: "echo", name: "across processes", steps, config: { concurrency } },
   });
   expect(response.errors).toBeUndefined();
@@ -48,7 +39,7 @@ it("cancels a job within a second on every worker process: the running steps' si
   const aborted = (await running(jobId)).map((step) => step.id);
 
   const cancelledAt = Date.now();
-  const cancel = await api.gql<{ cancelJob: { status: string } }>(`mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: String(jobId) });
+  const cancel = await server().gql<{ cancelJob: { status: string } }>(`mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: String(jobId) });
   expect(cancel.data!.cancelJob.status).toBe("CANCELLED");
   await expect.poll(async () => (await running(jobId)).length, { timeout: 1000, interval: 10 }).toBe(0);
   const tookMs = Date.now() - cancelledAt;

@@ -1,30 +1,21 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { prisma } from "../src/db/client.js";
 import { deleteOldEvents } from "../src/engine/retention.js";
 import { IMPORT_KIND } from "../src/work/imports/kind.js";
 import { QUEUE_ITEM_KIND } from "../src/work/queue/kind.js";
 import { spawnService } from "./helpers/process.js";
-import { postGraphQL, startTestServer, type TestServer } from "./helpers/server.js";
+import { apiForWorkerProcesses, postGraphQL } from "./helpers/server.js";
 
-const PLUGINS = "test/fixtures/test-processors.mjs";
-// An api-only server in this process: the work runs in worker processes the tests start, stop and kill.
-let api: TestServer;
-
-beforeAll(async () => {
-  api = await startTestServer({ MILEPOST_ROLE: "api", MILEPOST_PLUGINS: PLUGINS });
-});
-afterAll(() => api.stop());
-
-const workerEnv = () => ({ DATABASE_URL: api.databaseUrl, MILEPOST_ROLE: "worker", MILEPOST_PLUGINS: PLUGINS, WORKER_CONCURRENCY: "2", RETRY_DELAY_MS: "50" });
+const { api: server, workerEnv } = apiForWorkerProcesses("test/fixtures/test-processors.mjs");
 const ENQUEUE = `mutation($input: EnqueueInput!) { enqueue(input: $input) { added { id } } }`;
 type Item = { status: string; attempts: number; result: unknown };
 
 async function enqueue(items: { key: string; payload: unknown }[]): Promise<string[]> {
-  const response = await api.gql<{ enqueue: { added: { id: string }[] } }>(ENQUEUE, { input: { queue: "echo", items } });
+  const response = await server().gql<{ enqueue: { added: { id: string }[] } }>(ENQUEUE, { input: { queue: "echo", items } });
   expect(response.errors).toBeUndefined();
   return response.data!.enqueue.added.map((added) => added.id);
 }
-const itemOf = async (id: string) => (await api.gql<{ queueItem: Item }>(`query($id: ID!) { queueItem(id: $id) { status attempts result } }`, { id })).data!.queueItem;
+const itemOf = async (id: string) => (await server().gql<{ queueItem: Item }>(`query($id: ID!) { queueItem(id: $id) { status attempts result } }`, { id })).data!.queueItem;
 
 it("keeps the queue through a restart: items enqueued with no worker run when one starts", async () => {
   const ids = await enqueue([1, 2, 3].map((n) => ({ key: `kept-${n}`, payload: { n } })));
@@ -36,17 +27,17 @@ it("keeps the queue through a restart: items enqueued with no worker run when on
 });
 
 it("holds a pause across worker restarts, on every worker; resume lets them run", async () => {
-  expect((await api.gql(`mutation { pauseQueue(queue: "echo") { paused } }`)).errors).toBeUndefined();
+  expect((await server().gql(`mutation { pauseQueue(queue: "echo") { paused } }`)).errors).toBeUndefined();
   const [first, second] = await Promise.all([spawnService(workerEnv()), spawnService(workerEnv())]);
   const ids = await enqueue([1, 2].map((n) => ({ key: `paused-${n}`, payload: {} })));
   await first.stop();
   const third = await spawnService(workerEnv());
   await new Promise((resolve) => setTimeout(resolve, 1500)); // several polls of both workers
   for (const id of ids) expect((await itemOf(id)).status).toBe("PENDING");
-  const status = await api.gql<{ queueStatus: { paused: boolean; pending: number } }>(`{ queueStatus(queue: "echo") { paused pending } }`);
+  const status = await server().gql<{ queueStatus: { paused: boolean; pending: number } }>(`{ queueStatus(queue: "echo") { paused pending } }`);
   expect(status.data!.queueStatus).toEqual({ paused: true, pending: 2 });
 
-  const resumed = await api.gql<{ resumeQueue: { paused: boolean } }>(`mutation { resumeQueue(queue: "echo") { paused } }`);
+  const resumed = await server().gql<{ resumeQueue: { paused: boolean } }>(`mutation { resumeQueue(queue: "echo") { paused } }`);
   expect(resumed.data!.resumeQueue.paused).toBe(false);
   for (const id of ids) await expect.poll(async () => (await itemOf(id)).status, { timeout: 10_000 }).toBe("COMPLETED");
   await Promise.all([second.stop(), third.stop()]);
@@ -78,7 +69,7 @@ it("gives a killed worker's RUNNING items back to PENDING within 30 s, keeping t
   }
   await survivor.stop(); // hands them back: the interrupted attempt is not counted
   for (const id of ids) expect(await itemOf(id)).toMatchObject({ status: "PENDING", attempts: 1 });
-  await postGraphQL(api.url, { query: `mutation { cleanQueue(olderThanDays: 0) }` }, api.adminToken);
+  await postGraphQL(server().url, { query: `mutation { cleanQueue(olderThanDays: 0) }` }, server().adminToken);
 }, 90_000);
 
 it("deletes old LOG and STATUS events of finished work only, keeping every CHECKPOINT", async () => {

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, expect } from "vitest";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -90,5 +91,23 @@ export async function startTestServer(env: Record<string, string> = {}, database
       await db.drop();
       if (!env.MILEPOST_DATA_DIR) await rm(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * For a test file whose work runs in worker processes it starts, stops and
+ * kills: an api-only server in this process (started before the file's
+ * tests, stopped after them), and the environment of such a worker.
+ */
+export function apiForWorkerProcesses(plugins: string): { api(): TestServer; workerEnv(): Record<string, string> } {
+  let api: TestServer | undefined;
+  beforeAll(async () => {
+    api = await startTestServer({ MILEPOST_ROLE: "api", MILEPOST_PLUGINS: plugins });
+  });
+  afterAll(() => api?.stop());
+  const started = () => api ?? expect.fail("the api server has not started");
+  return {
+    api: started,
+    workerEnv: () => ({ DATABASE_URL: started().databaseUrl, MILEPOST_ROLE: "worker", MILEPOST_PLUGINS: plugins, WORKER_CONCURRENCY: "2", RETRY_DELAY_MS: "50" }),
   };
 }
