@@ -1,4 +1,4 @@
-import type { Import } from "../generated/prisma/client.js";
+import type { Import, Prisma, Status } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
 import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
 import { redactSecrets } from "../secrets.js";
@@ -80,6 +80,12 @@ const StartImportInput = builder.inputType("StartImportInput", {
   }),
 });
 
+/** What `imports` filters by; the page and its totalCount read the same. */
+const importsWhere = (args: { status?: Status[] | null; source?: string | null }): Prisma.ImportWhereInput => ({
+  ...(args.status?.length ? { status: { in: args.status } } : {}),
+  ...(args.source ? { source: args.source } : {}),
+});
+
 builder.queryFields((t) => ({
   import: t.prismaField({
     type: "Import",
@@ -93,14 +99,9 @@ builder.queryFields((t) => ({
       cursor: "id",
       defaultSize: 20,
       maxSize: 200,
-      totalCount: (_parent, args) => prisma().import.count({ where: { ...(args.status?.length ? { status: { in: args.status } } : {}), ...(args.source ? { source: args.source } : {}) } }),
+      totalCount: (_parent, args) => prisma().import.count({ where: importsWhere(args) }),
       args: { status: t.arg({ type: [StatusEnum] }), source: t.arg.string() },
-      resolve: (query, _root, args) =>
-        prisma().import.findMany({
-          ...query,
-          where: { ...(args.status?.length ? { status: { in: args.status } } : {}), ...(args.source ? { source: args.source } : {}) },
-          orderBy: { id: "desc" },
-        }),
+      resolve: (query, _root, args) => prisma().import.findMany({ ...query, where: importsWhere(args), orderBy: { id: "desc" } }),
     },
     { name: "ImportConnection" },
     { name: "ImportEdge" },

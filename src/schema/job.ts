@@ -1,4 +1,4 @@
-import type { Job } from "../generated/prisma/client.js";
+import type { Job, Prisma, Status } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
 import { parseId } from "../engine/errors.js";
 import { redactSecrets } from "../secrets.js";
@@ -82,6 +82,12 @@ const CreateJobInput = builder.inputType("CreateJobInput", {
   }),
 });
 
+/** What `jobs` filters by; the page and its totalCount read the same. */
+const jobsWhere = (args: { status?: Status[] | null; kind?: string | null }): Prisma.JobWhereInput => ({
+  ...(args.status?.length ? { status: { in: args.status } } : {}),
+  ...(args.kind ? { kind: args.kind } : {}),
+});
+
 builder.queryFields((t) => ({
   job: t.prismaField({
     type: "Job",
@@ -97,9 +103,8 @@ builder.queryFields((t) => ({
       maxSize: 200,
       description: "Newest first.",
       args: { status: t.arg({ type: [StatusEnum] }), kind: t.arg.string() },
-      totalCount: (_parent, args) => prisma().job.count({ where: { ...(args.status?.length ? { status: { in: args.status } } : {}), ...(args.kind ? { kind: args.kind } : {}) } }),
-      resolve: (query, _root, args) =>
-        prisma().job.findMany({ ...query, where: { ...(args.status?.length ? { status: { in: args.status } } : {}), ...(args.kind ? { kind: args.kind } : {}) }, orderBy: { id: "desc" } }),
+      totalCount: (_parent, args) => prisma().job.count({ where: jobsWhere(args) }),
+      resolve: (query, _root, args) => prisma().job.findMany({ ...query, where: jobsWhere(args), orderBy: { id: "desc" } }),
     },
     { name: "JobConnection" },
     { name: "JobEdge" },
