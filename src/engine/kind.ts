@@ -7,7 +7,7 @@ import type { SubjectKind } from "../generated/prisma/enums.js";
  * flags the table has, and what groups its rows (the `scope` of its events).
  * Every kind's table has `id`, `status`, `leaseOwner`, `leaseAt`,
  * `startedAt`, `completedAt` and `updatedAt`; the lifecycle statements
- * (src/engine/move.ts, lease.ts, recover.ts) are written once against those.
+ * (src/engine/move.ts, lease.ts, sweep.ts) are written once against those.
  */
 export interface WorkKind {
   subject: SubjectKind;
