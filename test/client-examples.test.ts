@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { cloneDatabase } from "./helpers/database.js";
-import { spawnScript, spawnService } from "./helpers/process.js";
+import { spawnScript, spawnService, type ServiceProcess } from "./helpers/process.js";
 import { newSecret, postGraphQL } from "./helpers/server.js";
 
 let database: Awaited<ReturnType<typeof cloneDatabase>>;
@@ -17,6 +17,19 @@ afterAll(async () => {
   await database.drop();
   await rm(scratch, { recursive: true, force: true });
 });
+
+/** A client example's exit; if it does not come in time, a failure that shows what it and the server printed (a hang says where it hung). */
+async function exitedWithin(example: ServiceProcess, ms: number, server: ServiceProcess) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no exit within ${ms} ms\n--- example ---\n${example.output().slice(-3000)}\n--- server ---\n${server.output().slice(-6000)}`)), ms);
+  });
+  try {
+    return await Promise.race([example.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -74,7 +87,7 @@ it("check-domains checks a file's domains as one http-check job, live, then prin
   const list = join(scratch, "domains.txt");
   await writeFile(list, [`# demo pages of this server`, `${origin}/demo/pages/home`, `${origin}/demo/pages/moved   # a redirect`, "", `${origin}/demo/pages/missing`, `${origin}/demo/pages/home`, "not a domain!", "http://127.0.0.1:1/"].join("\n"));
   const example = await spawnScript("client-examples/check-domains.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token }, null, 60_000, [list]);
-  const { code } = await example.exited;
+  const { code } = await exitedWithin(example, 45_000, server);
   const output = example.output();
   expect(code, output).toBe(0);
   expect(output).toContain('line 7: "not a domain!" is not a domain or an http(s) URL; left out');
@@ -94,7 +107,7 @@ it("check-domains checks a file's domains as one http-check job, live, then prin
   watched.child.kill("SIGINT");
   await expect.poll(() => watched.output(), { timeout: 10_000 }).toMatch(/cancel job \d+ on the server\? \[y\/N\]/);
   watched.child.stdin!.write("y\n");
-  const stopped = await watched.exited;
+  const stopped = await exitedWithin(watched, 30_000, server);
   expect(stopped.code, watched.output()).toBe(0);
   expect(watched.output()).toMatch(/job \d+ CANCELLED after \d+ checks/);
   await server.stop();
