@@ -196,6 +196,31 @@ describe("a job of steps", () => {
     expect(await deadlocks()).toBe(before);
   });
 
+
+  it("keeps counters in the statement that moves steps, whatever runs it: per job, never over the concurrency, never a claim for a stopped job", async () => {
+    // Created not started, so no worker touches them: every change below is this test's own statement.
+    const [first, second] = await Promise.all([1, 2].map(() => createJob({ steps: steps(4), config: { concurrency: 2 }, start: false })));
+    const ids = [Number(first.id), Number(second.id)];
+    await prisma().job.updateMany({ where: { id: { in: ids } }, data: { status: "RUNNING" } });
+    const claim = (jobId: number, count: number) =>
+      prisma().$executeRaw`UPDATE "JobStep" SET status = 'RUNNING', "startedAt" = now() WHERE id IN (SELECT id FROM "JobStep" WHERE "jobId" = ${jobId} AND status = 'PENDING' ORDER BY number LIMIT ${count})`;
+    // One statement over both jobs' steps: each job gets its own share.
+    await prisma().$executeRaw`UPDATE "JobStep" SET status = 'RUNNING', "startedAt" = now() WHERE "jobId" = ANY(${ids}) AND number = 1`;
+    await prisma().$executeRaw`UPDATE "JobStep" SET status = (CASE WHEN "jobId" = ${ids[0]} THEN 'COMPLETED' ELSE 'FAILED' END)::"Status", "completedAt" = now() WHERE "jobId" = ANY(${ids}) AND number = 1`;
+    expect(await job(first.id, "steps { totalCount }")).toMatchObject({ completedSteps: 1, failedSteps: 0, runningSteps: 0 });
+    expect(await job(second.id, "steps { totalCount }")).toMatchObject({ completedSteps: 0, failedSteps: 1, runningSteps: 0 });
+    // A third step at once in a job of concurrency 2: the whole statement fails, and nothing of it is kept.
+    await expect(claim(ids[0], 3)).rejects.toThrow(/Job_running_within_concurrency/);
+    await claim(ids[0], 2);
+    expect(await counted(first.id)).toEqual({ completedSteps: 1, failedSteps: 0, cancelledSteps: 0, runningSteps: 2 });
+    expect(await job(first.id, "steps { totalCount }")).toMatchObject({ runningSteps: 2 });
+    // A claim for a job no longer RUNNING fails; a step of it may still end.
+    await prisma().job.update({ where: { id: ids[1] }, data: { status: "CANCELLED" } });
+    await expect(claim(ids[1], 1)).rejects.toThrow(/JobStep_claimed_for_a_stopped_job/);
+    await prisma().$executeRaw`UPDATE "JobStep" SET status = 'CANCELLED' WHERE "jobId" = ${ids[1]} AND status = 'PENDING'`;
+    expect(await job(second.id, "steps { totalCount }")).toMatchObject({ failedSteps: 1, cancelledSteps: 3, runningSteps: 0 });
+    expect(await counted(second.id)).toEqual({ completedSteps: 0, failedSteps: 1, cancelledSteps: 3, runningSteps: 0 });
+  });
   it("refuses bad input with BAD_USER_INPUT before anything is written", async () => {
     const before = await prisma().job.count();
     const cases: [Record<string, unknown>, string[]][] = [

@@ -17,11 +17,6 @@ export type { RunnableRow };
 /** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
 const POLL_MS = 1000;
 
-interface Lane {
-  pending: Outcome[];
-  flushing: Promise<void>;
-}
-
 interface Running {
   controller: AbortController;
 }
@@ -49,8 +44,8 @@ export interface Runnable<Row extends RunnableRow> {
    * Its rows free what the claim counts only once their ends are written
    * (a job's concurrency counts RUNNING rows), not as their runs return. The
    * runner then claims into the slots a batch's ends free in the statement
-   * that writes them, writes in two lanes (one in the database while the
-   * other's rows run), and looks for other work after writing ends rather
+   * that writes them (one statement per batch, with no second one racing it
+   * for the job's row), and looks for other work after writing ends rather
    * than claiming in vain while they are written.
    */
   freedByEnd?: boolean;
@@ -83,16 +78,9 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   const running = new Map<number, Running>();
   const stopReasons = new Map<number, StopReason>();
   const waker = createWaker();
-  /**
-   * Where ends are written: one lane, or for a freedByEnd kind two, each
-   * with the rows it claimed. A lane writes its rows' ends (and claims into
-   * the slots they free) in one statement while the other's rows run, so
-   * the process keeps the database busy with one lane while it runs the
-   * other's, instead of alternating between the two.
-   */
-  const lanes: Lane[] = Array.from({ length: runnable.freedByEnd ? 2 : 1 }, () => ({ pending: [], flushing: Promise.resolve() }));
-  const laneOf = new Map<number, Lane>();
-  let nextLane = 0;
+  /** Ends not yet written; a batch is written while the next one gathers. */
+  let pending: Outcome[] = [];
+  let flushing = Promise.resolve();
   /** Rows claimed and not yet recorded as ended (what `afterEnd` is given). */
   const claimed = new Map<number, Row>();
   /** Slots a claim in flight (the loop's, or a refill) may fill: not free for another. */
@@ -159,7 +147,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
    * `afterEnd`. A claim that loses a race costs only the refill: the ends
    * are written again without it, and the loop looks for work.
    */
-  const writeEnds = async (outcomes: Outcome[], refill: number, lane: Lane): Promise<void> => {
+  const writeEnds = async (outcomes: Outcome[], refill: number): Promise<void> => {
     let more: Row[];
     try {
       more = await endAndClaim(outcomes, refill);
@@ -167,7 +155,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       if (!refill || !runnable.claimConflict?.test(String((error as Error).message))) throw error;
       more = await endAndClaim(outcomes, 0);
     }
-    take(more, lane);
+    take(more);
     // A row to retry or that waits is claimable once it is written back and due: the loop looks again then, not at its next poll.
     const due = Math.min(...outcomes.map((outcome) => outcome.runAfter?.getTime() ?? Number.POSITIVE_INFINITY));
     if (due < nextDue) nextDue = due;
@@ -176,22 +164,21 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     runnable.afterEnd?.(rows, more).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
     for (const outcome of outcomes) {
       claimed.delete(outcome.id);
-      laneOf.delete(outcome.id);
     }
   };
 
-  /** Writes a lane's buffered outcomes; kept and retried while the database is away. */
-  const flush = (lane: Lane) => {
-    lane.flushing = lane.flushing.then(async () => {
-      while (lane.pending.length > 0) {
-        const batch = lane.pending;
-        lane.pending = [];
+  /** Writes the buffered outcomes; kept and retried while the database is away. */
+  const flush = () => {
+    flushing = flushing.then(async () => {
+      while (pending.length > 0) {
+        const batch = pending;
+        pending = [];
         const refill = runnable.freedByEnd && !stopping && databaseUp() ? Math.max(0, Math.min(batch.length, concurrency - running.size - reserved)) : 0;
         reserved += refill;
         try {
-          await writeEnds(batch, refill, lane);
+          await writeEnds(batch, refill);
         } catch (error) {
-          lane.pending = [...batch, ...lane.pending];
+          pending = [...batch, ...pending];
           if (!reportDatabaseError(error, `${noun} end`)) {
             log.error({ err: error }, `could not record how ${noun}s ended; trying again`);
             await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -204,14 +191,12 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   };
 
   const finish = (id: number, outcome: Outcome | null) => {
-    const lane = laneOf.get(id)!;
     if (!outcome) {
       claimed.delete(id); // lost: another worker has it, and nothing of ours is written
-      laneOf.delete(id);
     } else {
-      const first = lane.pending.length === 0;
-      lane.pending.push(outcome);
-      if (first) setImmediate(() => flush(lane)); // every row of the lane that ends in this turn goes in the same statement
+      const first = pending.length === 0;
+      pending.push(outcome);
+      if (first) setImmediate(flush); // every row that ends in this turn goes in the same statement
     }
   };
 
@@ -255,11 +240,10 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     }
   };
 
-  /** Runs claimed rows, each through its processor, their ends to be written in `lane` (or spread over the lanes). */
-  function take(rows: Row[], lane?: Lane): void {
+  /** Runs claimed rows, each through its processor. */
+  function take(rows: Row[]): void {
     for (const item of rows) {
       claimed.set(item.id, item);
-      laneOf.set(item.id, lane ?? lanes[nextLane++ % lanes.length]);
       const processor = processors.get(runnable.task(item).processor);
       if (processor) void run(item, processor);
     }
@@ -316,8 +300,8 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       waker.wake();
       await loop;
       while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
-      for (const lane of lanes) flush(lane);
-      await Promise.all(lanes.map((lane) => lane.flushing));
+      flush();
+      await flushing;
       await listener.stop();
     },
   };
