@@ -38,6 +38,9 @@ export const configSchema = z.object({
   MILEPOST_DEMO: onOff("on").describe("`on` serves the demo upstream API under `/demo/` (the `demo-movies` source reads it)."),
   MILEPOST_DATA_DIR: z.string().min(1).default(".data").describe("Where the embedded PostgreSQL and the generated admin token are kept."),
   EMBEDDED_PG_PORT: int(54329, 1, 65535).describe("Port of the embedded PostgreSQL (used only without DATABASE_URL)."),
+  PREPARED_STATEMENTS: int(100, 0, 10_000).describe(
+    "Statements a process runs over and over (claims, ends, lease renewals) that it prepares once per database connection instead of parsing and planning at every call; 0 turns this off (e.g. behind a pooler in transaction mode that does not keep prepared statements).",
+  ),
   CHECKPOINT_EVERY: int(5, 1, 1000).describe("Pages committed per checkpoint transaction."),
   MAX_RETRIES: int(3, 0, 100).describe("Retries of a network error, timeout or 5xx before the page counts as failed."),
   RETRY_DELAY_MS: int(1000, 0, 3_600_000).describe("First retry delay; each further one is multiplied by BACKOFF_FACTOR."),

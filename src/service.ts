@@ -131,7 +131,7 @@ export function createService(config: Config): Service {
       if (config.MILEPOST_ROLE !== "worker") await assertPortFree(config.HOST, config.PORT);
       database = await openDatabase(config, logger);
       watchDatabase(database.url, logger);
-      connectPrisma(database.url);
+      connectPrisma(database.url, config.PREPARED_STATEMENTS);
       prismaOpen = true;
       clearRegistry();
       registerSource(httpJson);

@@ -17,11 +17,22 @@ export interface WorkKind {
   flags: readonly ("pauseRequested" | "cancelRequested")[];
   /** The column whose value is the `scope` of the kind's events, if any. */
   scope?: string;
+  /**
+   * The table's columns (its Prisma model's ScalarFieldEnum): what a move
+   * returns, named one by one so a prepared move keeps its result when a
+   * migration adds a column (src/db/statement-names.ts).
+   */
+  columns: readonly string[];
 }
 
 /** The table, quoted for a statement. */
 export function tableOf(kind: WorkKind): Prisma.Sql {
   return Prisma.raw(`"${kind.table}"`);
+}
+
+/** The kind's columns of `alias`, listed for a statement's result. */
+export function columnsOf(kind: WorkKind, alias: string): Prisma.Sql {
+  return Prisma.join(kind.columns.map((name) => column(alias, name)));
 }
 
 /** `alias."column"`, quoted for a statement (names are the kind's constants). */

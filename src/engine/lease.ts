@@ -1,6 +1,6 @@
 import { Prisma } from "../generated/prisma/client.js";
 import type { Db } from "./events.js";
-import { tableOf, type WorkKind } from "./kind.js";
+import { columnsOf, tableOf, type WorkKind } from "./kind.js";
 
 /**
  * A worker holds running work by its lease: `leaseOwner` and a `leaseAt` it
@@ -12,7 +12,7 @@ export const LEASE_STALE_MS = 10_000;
 
 /** Locks one row of a kind for the rest of the transaction; null when there is none. */
 export async function lockRow<Row>(db: Db, kind: WorkKind, id: number): Promise<Row | null> {
-  const [row] = await db.$queryRaw<Row[]>`SELECT * FROM ${tableOf(kind)} WHERE id = ${id} FOR UPDATE`;
+  const [row] = await db.$queryRaw<Row[]>`SELECT ${columnsOf(kind, "t")} FROM ${tableOf(kind)} t WHERE id = ${id} FOR UPDATE`;
   return row ?? null;
 }
 

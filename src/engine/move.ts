@@ -1,7 +1,7 @@
 import { Prisma } from "../generated/prisma/client.js";
 import type { Status } from "../generated/prisma/enums.js";
 import { EVENTS_CHANNEL, MAX_NOTIFY_BYTES, type Db } from "./events.js";
-import { column, tableOf, type WorkKind } from "./kind.js";
+import { column, columnsOf, tableOf, type WorkKind } from "./kind.js";
 import { redactText } from "../secrets.js";
 
 /**
@@ -69,7 +69,7 @@ export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, 
       FROM ${source} ORDER BY ${source}.id
       RETURNING id, "subjectId", payload
     ), numbered AS (
-      SELECT stored.*, (row_number() OVER (ORDER BY id) - 1) / ${EVENTS_PER_NOTICE} AS chunk FROM stored
+      SELECT id, "subjectId", payload, (row_number() OVER (ORDER BY id) - 1) / ${EVENTS_PER_NOTICE} AS chunk FROM stored
     ), notices AS (
       SELECT pg_notify(${EVENTS_CHANNEL}, CASE WHEN octet_length(events) > ${MAX_NOTIFY_BYTES} THEN refs ELSE events END) AS sent
       FROM (
@@ -99,9 +99,9 @@ export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Pri
     moved AS (
       UPDATE ${table} t SET ${assignments}
       FROM picked WHERE t.id = picked.id
-      RETURNING t.*, picked.status AS "fromStatus", ${reason} AS "moveReason"
+      RETURNING ${columnsOf(kind, "t")}, picked.status AS "fromStatus", ${reason} AS "moveReason"
     ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`, now)}
-    SELECT moved.*, (SELECT count(*) FROM notices)::int AS "noticesSent" FROM moved`;
+    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", moved."moveReason", (SELECT count(*) FROM notices)::int AS "noticesSent" FROM moved`;
 }
 
 /** Runs a move; the rows as they are now (without the statement's bookkeeping columns). */

@@ -17,6 +17,9 @@ export type { RunnableRow };
 /** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
 const POLL_MS = 1000;
 
+/** What endAndClaim's `picked` has of each row, an end or a claim, named (src/db/statement-names.ts names no statement with a `*`). */
+const END_COLUMNS = Prisma.raw(`id, status, "to", reason, result, error, "runAfter", "attemptsDelta"`);
+
 interface Running {
   controller: AbortController;
 }
@@ -125,9 +128,9 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     const moved = await moveWork<Row>(prisma(), kind, {
       before: Prisma.sql`ended AS (${ended})${more?.before ? Prisma.sql`, ${more.before}` : Prisma.empty}`,
       picked: more
-        ? Prisma.sql`SELECT * FROM ended UNION ALL
+        ? Prisma.sql`SELECT ${END_COLUMNS} FROM ended UNION ALL
             SELECT c.id, c.status, 'RUNNING', NULL, NULL::jsonb, NULL, NULL::timestamptz, 1 FROM (${more.picked}) c`
-        : Prisma.sql`SELECT * FROM ended`,
+        : Prisma.sql`SELECT ${END_COLUMNS} FROM ended`,
       to: Prisma.sql`picked."to"`,
       owner,
       reason: Prisma.sql`COALESCE(picked.reason, 'attempt ' || t.attempts || ' of ' || t."maxAttempts")`,

@@ -5,6 +5,7 @@ import type { JsonValue } from "../../engine/json.js";
 import { recordWrites, type RecordWrites } from "../../engine/records.js";
 import { redactDeep, redactText } from "../../secrets.js";
 import { transition } from "../../engine/status.js";
+import { columnsOf } from "../../engine/kind.js";
 import { IMPORT_KIND } from "./kind.js";
 import { sendJob } from "../../engine/queues.js";
 import type { SourceRecord } from "../../sources/types.js";
@@ -87,9 +88,9 @@ function advance(row: Import, owner: string, batch: Batch, records: RecordWrites
         "updatedAt" = ${now}
       FROM counts, lease
       WHERE "Import".id = lease.id
-      RETURNING "Import".*
+      RETURNING ${columnsOf(IMPORT_KIND, '"Import"')}
     ), ${eventCtes({ kind: "CHECKPOINT", subjectKind: IMPORT_KIND.subject, subjectId: row.id, checkpoint }, now, Prisma.sql`advanced`)}
-    SELECT advanced.*, (SELECT ${NOTIFY_NOTICE} FROM notice) AS sent FROM advanced`;
+    SELECT ${columnsOf(IMPORT_KIND, "advanced")}, (SELECT ${NOTIFY_NOTICE} FROM notice) AS sent FROM advanced`;
 }
 
 async function advanced(db: Pick<Tx, "$queryRaw">, statement: Prisma.Sql, id: number): Promise<Import> {

@@ -3,6 +3,7 @@ import { prisma, type Tx } from "../../db/client.js";
 import { recordEvent } from "../../engine/events.js";
 import { LEASE_STALE_MS, lockRow } from "../../engine/lease.js";
 import { transition } from "../../engine/status.js";
+import { columnsOf } from "../../engine/kind.js";
 import { IMPORT_KIND } from "./kind.js";
 
 /** Applies a pause or cancel that was asked for while no worker held the import. */
@@ -43,7 +44,7 @@ export async function claimImport(id: number, owner: string): Promise<Import | n
     await recordEvent(tx, { kind: "LOG", subjectKind: IMPORT_KIND.subject, subjectId: id, level: "WARNING", message: takeoverMessage(row, owner) });
     const [taken] = await tx.$queryRaw<Import[]>`
       UPDATE "Import" t SET "leaseOwner" = ${owner}, "leaseAt" = ${new Date(now)}, "updatedAt" = ${new Date(now)}, ${resumed}
-      WHERE id = ${id} RETURNING t.*`;
+      WHERE id = ${id} RETURNING ${columnsOf(IMPORT_KIND, "t")}`;
     return taken;
   });
 }

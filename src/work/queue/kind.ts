@@ -1,3 +1,4 @@
+import { Prisma } from "../../generated/prisma/client.js";
 import type { WorkKind } from "../../engine/kind.js";
 
 /**
@@ -5,7 +6,13 @@ import type { WorkKind } from "../../engine/kind.js";
  * obeys cancel, and their events are scoped by queue (queueStatusUpdated
  * listens to one queue's items).
  */
-export const QUEUE_ITEM_KIND = { subject: "QUEUE_ITEM", table: "QueueItem", flags: ["cancelRequested"], scope: "queue" } as const satisfies WorkKind;
+export const QUEUE_ITEM_KIND = {
+  subject: "QUEUE_ITEM",
+  table: "QueueItem",
+  flags: ["cancelRequested"],
+  scope: "queue",
+  columns: Object.values(Prisma.QueueItemScalarFieldEnum),
+} as const satisfies WorkKind;
 
 /** At most this many items in one enqueue call. */
 export const MAX_ENQUEUE = 10_000;

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDemoServer } from "../src/demo/upstream.js";
+import { prisma } from "../src/db/client.js";
+import { statementNamer } from "../src/db/statement-names.js";
+import { spawnService } from "./helpers/process.js";
+import { apiForWorkerProcesses } from "./helpers/server.js";
+
+describe("statement names", () => {
+  it("names a statement the second time its text is seen, and by the same name from then on", () => {
+    const name = statementNamer(10);
+    const sql = `SELECT id FROM "Job" WHERE id = $1`;
+    expect(name(sql)).toBe("");
+    const second = name(sql);
+    expect(second).toMatch(/^milepost_[\w-]{27}$/);
+    expect(name(sql)).toBe(second);
+    expect(name(`SELECT id FROM "Job" WHERE id = $2`)).toBe("");
+  });
+
+  it("never names a statement whose result has a `*`, which a migration adding a column would break; count(*) and comments are fine", () => {
+    const name = statementNamer(10);
+    const twice = (sql: string) => (name(sql), name(sql));
+    for (const sql of [`SELECT * FROM "Job"`, `SELECT t.* FROM "Job" t`, `UPDATE "Job" SET x = 1 RETURNING *`, `SELECT a,* FROM t`, `SELECT moved.*\nFROM moved`]) expect(twice(sql), sql).toBe("");
+    for (const sql of [`SELECT count(*) FROM "Job"`, `/* why */ SELECT id FROM "Job"`]) expect(twice(sql), sql).not.toBe("");
+  });
+
+  it("names at most `limit` statements per process, and none at 0", () => {
+    const name = statementNamer(2);
+    const named = Array.from({ length: 5 }, (_, index) => `SELECT ${index}`).map((sql) => (name(sql), name(sql)));
+    expect(named.filter(Boolean)).toHaveLength(2);
+    const off = statementNamer(0);
+    expect([off("SELECT 1"), off("SELECT 1"), off("SELECT 1")]).toEqual(["", "", ""]);
+  });
+});
+
+describe("prepared statements on a running service", () => {
+  const { api: server, workerEnv } = apiForWorkerProcesses("test/fixtures/test-processors.mjs");
+  let demo: Awaited<ReturnType<typeof startDemoServer>>;
+  beforeAll(async () => {
+    demo = await startDemoServer({ items: 60, pageSize: 10 });
+  });
+  afterAll(() => demo?.close());
+
+  /** Queue items, a job's steps and an import, each run to its end. */
+  async function runEachKind(round: number) {
+    const enqueued = await server().gql<{ enqueue: { added: { id: string }[] } }>(`mutation($input: EnqueueInput!) { enqueue(input: $input) { added { id } } }`, {
+      input: { queue: "echo", items: Array.from({ length: 12 }, (_, index) => ({ key: `${round}-${index}`, payload: { n: index } })) },
+    });
+    const job = await server().gql<{ createJob: { id: string } }>(`mutation($input: CreateJobInput!) { createJob(input: $input) { id } }`, {
+      input: { kind: "echo", name: `round ${round}`, steps: Array.from({ length: 12 }, (_, index) => ({ name: `step ${index}`, input: { tag: `s${index}` } })), config: { concurrency: 4 } },
+    });
+    const started = await server().gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+      input: { source: "http-json", name: `round ${round}`, config: { url: `${demo.url}/3/movie/popular`, pagination: { type: "page", param: "page", start: 1, totalPagesPath: "total_pages" }, itemsPath: "results", idPath: "id" } },
+    });
+    for (const response of [enqueued, job, started]) expect(response.errors).toBeUndefined();
+    const ids = enqueued.data!.enqueue.added.map((added) => Number(added.id));
+    const ended = async () => ({
+      items: (await prisma().queueItem.groupBy({ by: ["status"], where: { id: { in: ids } }, _count: { _all: true } })).map((group) => [group.status, group._count._all]),
+      job: (await prisma().job.findUniqueOrThrow({ where: { id: Number(job.data!.createJob.id) } })).status,
+      import: (await prisma().import.findUniqueOrThrow({ where: { id: Number(started.data!.startImport.id) } })).status,
+    });
+    await expect.poll(ended, { timeout: 20_000, interval: 50 }).toEqual({ items: [["COMPLETED", 12]], job: "COMPLETED", import: "COMPLETED" });
+  }
+
+  it("prepares what it runs over and over, and keeps running every kind of work when a migration adds a column to their tables meanwhile", async () => {
+    // The worker's claims, ends, leases and checkpoints; this process's polls above.
+    const worker = await spawnService({ ...workerEnv(), WORKER_CONCURRENCY: "4", CHECKPOINT_EVERY: "1" });
+    try {
+      await runEachKind(1);
+      // Prepared statements live in the connections that ran them: ask every pooled connection at once.
+      const counts = await Promise.all(
+        Array.from({ length: 10 }, () => prisma().$queryRaw<{ count: number }[]>`SELECT count(*)::int AS count, pg_sleep(0.05)::text AS slept FROM pg_prepared_statements WHERE name LIKE 'milepost_%'`),
+      );
+      expect(Math.max(...counts.map(([row]) => row.count))).toBeGreaterThan(0);
+
+      // What a newer version's migration does while this one still runs.
+      for (const table of ["QueueItem", "Job", "JobStep", "Import", "Event"]) await prisma().$executeRawUnsafe(`ALTER TABLE "${table}" ADD COLUMN "addedLater" integer`);
+      await runEachKind(2);
+      await runEachKind(3);
+      // Without a retry on the way: a statement prepared before the migration that no longer fits fails, and is logged as an error.
+      expect(worker.output()).not.toMatch(/"level":50|cached plan/);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nthe worker's output:\n${worker.output().slice(-3000)}`);
+    } finally {
+      await worker.stop();
+    }
+  }, 60_000);
+});
