@@ -2,7 +2,7 @@ import { Prisma } from "../generated/prisma/client.js";
 import { databaseUp, reportDatabaseError, waitForDatabase } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import { recordEvent } from "./events.js";
-import type { WorkKind } from "./kind.js";
+import { column, type WorkKind } from "./kind.js";
 import { LEASE_RENEW_MS, renewLeases } from "./lease.js";
 import { moveWork, type Move } from "./move.js";
 import { classify, storable, type Outcome, type RunnableRow, type StopReason } from "./outcome.js";
@@ -40,7 +40,8 @@ export interface Runnable<Row extends RunnableRow> {
    * Up to `count` due rows of these processors, in the order they should
    * run, each locked FOR UPDATE SKIP LOCKED: the claim's `picked` (and the
    * CTEs it needs). `freeing`, for a freedByEnd kind, names a relation of
-   * the rows (`id`) the same statement ends: their slots count as free.
+   * the rows the same statement ends (`id`, and `scope`: the value of the
+   * kind's scope column): their slots count as free.
    */
   claim(count: number, processors: string[], now: Date, freeing?: Prisma.Sql): Pick<Move, "picked" | "before">;
   /**
@@ -117,8 +118,9 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
    */
   const endAndClaim = async (outcomes: Outcome[], count: number): Promise<Row[]> => {
     const table = Prisma.raw(`"${kind.table}"`);
+    const scope = kind.scope ? column("w", kind.scope) : Prisma.sql`NULL`;
     const ended = Prisma.sql`
-      SELECT w.id, w.status, o."to", o.reason, o.result, o.error, o."runAfter", -o."attemptsBack" AS "attemptsDelta"
+      SELECT w.id, w.status, o."to", o.reason, o.result, o.error, o."runAfter", -o."attemptsBack" AS "attemptsDelta", ${scope} AS scope
       FROM ${table} w
       JOIN jsonb_to_recordset(${JSON.stringify(outcomes)}::jsonb)
         AS o(id int, "to" text, reason text, result jsonb, error text, "runAfter" timestamptz, "attemptsBack" int) ON o.id = w.id

@@ -23,7 +23,7 @@ export const stepRunnable: Runnable<JobStep> = {
   task: (step) => ({ processor: step.kind, input: step.input, scope: String(step.jobId) }),
   claim: (count, names, now, freeing) => {
     const freed = freeing
-      ? Prisma.sql`(SELECT count(*) FROM ${freeing} f JOIN "JobStep" s ON s.id = f.id WHERE s."jobId" = j.id)::int`
+      ? Prisma.sql`(SELECT count(*) FROM ${freeing} f WHERE f.scope = j.id)::int`
       : Prisma.sql`0`;
     return {
       before: Prisma.sql`open AS (
