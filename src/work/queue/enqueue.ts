@@ -93,7 +93,7 @@ export async function enqueue(raw: unknown): Promise<EnqueueResult> {
   // Only ids come back: decoding 10,000 full rows would cost more than writing them. The rest is what was written.
   const rows = await prisma().$queryRaw<{ id: number; key: string; noticesSent: number }[]>`
     WITH incoming AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(valid)}::jsonb) AS i(key text, label text, payload jsonb, ord int)
+      SELECT key, label, payload, ord FROM jsonb_to_recordset(${JSON.stringify(valid)}::jsonb) AS i(key text, label text, payload jsonb, ord int)
     ), added AS (
       INSERT INTO "QueueItem" (queue, key, label, payload, priority, "maxAttempts", "runAfter", "createdAt", "updatedAt")
       SELECT ${input.queue}, key, label, payload, ${priority}::int, ${maxAttempts}::int, ${runAfter}, ${now}, ${now}
