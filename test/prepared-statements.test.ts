@@ -1,34 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoServer } from "../src/demo/upstream.js";
 import { prisma } from "../src/db/client.js";
-import { statementNamer } from "../src/db/statement-names.js";
+import { statementNames } from "../src/db/prepared-statements.js";
 import { spawnService } from "./helpers/process.js";
 import { apiForWorkerProcesses } from "./helpers/server.js";
 
 describe("statement names", () => {
-  it("names a statement the second time its text is seen, and by the same name from then on", () => {
-    const name = statementNamer(10);
+  it("names a statement the second time its text is seen, by the same name from then on, and by a new one once forgotten", () => {
+    const names = statementNames(10);
     const sql = `SELECT id FROM "Job" WHERE id = $1`;
-    expect(name(sql)).toBe("");
-    const second = name(sql);
-    expect(second).toMatch(/^milepost_[\w-]{27}$/);
-    expect(name(sql)).toBe(second);
-    expect(name(`SELECT id FROM "Job" WHERE id = $2`)).toBe("");
+    expect(names.name(sql)).toBe("");
+    const second = names.name(sql);
+    expect(second).toMatch(/^milepost_0_[\w-]{27}$/);
+    expect(names.name(sql)).toBe(second);
+    expect(names.name(`SELECT id FROM "Job" WHERE id = $2`)).toBe("");
+    names.forget();
+    expect([names.name(sql), names.name(sql)]).toEqual(["", second.replace("_0_", "_1_")]);
   });
 
   it("never names a statement whose result has a `*`, which a migration adding a column would break; count(*) and comments are fine", () => {
-    const name = statementNamer(10);
-    const twice = (sql: string) => (name(sql), name(sql));
+    const names = statementNames(10);
+    const twice = (sql: string) => (names.name(sql), names.name(sql));
     for (const sql of [`SELECT * FROM "Job"`, `SELECT t.* FROM "Job" t`, `UPDATE "Job" SET x = 1 RETURNING *`, `SELECT a,* FROM t`, `SELECT moved.*\nFROM moved`]) expect(twice(sql), sql).toBe("");
     for (const sql of [`SELECT count(*) FROM "Job"`, `/* why */ SELECT id FROM "Job"`]) expect(twice(sql), sql).not.toBe("");
   });
 
   it("names at most `limit` statements per process, and none at 0", () => {
-    const name = statementNamer(2);
-    const named = Array.from({ length: 5 }, (_, index) => `SELECT ${index}`).map((sql) => (name(sql), name(sql)));
+    const names = statementNames(2);
+    const named = Array.from({ length: 5 }, (_, index) => `SELECT ${index}`).map((sql) => (names.name(sql), names.name(sql)));
     expect(named.filter(Boolean)).toHaveLength(2);
-    const off = statementNamer(0);
-    expect([off("SELECT 1"), off("SELECT 1"), off("SELECT 1")]).toEqual(["", "", ""]);
+    const off = statementNames(0);
+    expect([off.name("SELECT 1"), off.name("SELECT 1"), off.name("SELECT 1")]).toEqual(["", "", ""]);
   });
 });
 
@@ -61,7 +63,7 @@ describe("prepared statements on a running service", () => {
     await expect.poll(ended, { timeout: 20_000, interval: 50 }).toEqual({ items: [["COMPLETED", 12]], job: "COMPLETED", import: "COMPLETED" });
   }
 
-  it("prepares what it runs over and over, and keeps running every kind of work when a migration adds a column to their tables meanwhile", async () => {
+  it("prepares what it runs over and over, and keeps running every kind of work through migrations that add a column to its tables or change a column's type", async () => {
     // The worker's claims, ends, leases and checkpoints; this process's polls above.
     const worker = await spawnService({ ...workerEnv(), WORKER_CONCURRENCY: "4", CHECKPOINT_EVERY: "1" });
     try {
@@ -72,11 +74,17 @@ describe("prepared statements on a running service", () => {
       );
       expect(Math.max(...counts.map(([row]) => row.count))).toBeGreaterThan(0);
 
-      // What a newer version's migration does while this one still runs.
+      // What a newer version's migration does while this one still runs: no prepared statement returns a `*`, so none notices.
       for (const table of ["QueueItem", "Job", "JobStep", "Import", "Event"]) await prisma().$executeRawUnsafe(`ALTER TABLE "${table}" ADD COLUMN "addedLater" integer`);
       await runEachKind(2);
       await runEachKind(3);
-      // Without a retry on the way: a statement prepared before the migration that no longer fits fails, and is logged as an error.
+      expect(worker.output()).not.toMatch(/"level":50|cached plan/);
+
+      // A change of a returned column's type does make the prepared statements that return it fail, once: the process
+      // forgets its names and prepares them anew, and one that failed outside a transaction is sent again at once.
+      for (const table of ["QueueItem", "JobStep", "Import"]) await prisma().$executeRawUnsafe(`ALTER TABLE "${table}" ALTER COLUMN "leaseOwner" TYPE varchar(200)`);
+      await runEachKind(4);
+      await runEachKind(5);
       expect(worker.output()).not.toMatch(/"level":50|cached plan/);
     } catch (error) {
       throw new Error(`${(error as Error).message}\nthe worker's output:\n${worker.output().slice(-3000)}`);

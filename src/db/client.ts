@@ -1,6 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../generated/prisma/client.js";
-import { statementNamer } from "./statement-names.js";
+import { preparingPool, statementNames } from "./prepared-statements.js";
 
 export type { PrismaClient };
 export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
@@ -10,12 +10,13 @@ let client: PrismaClient | undefined;
 /**
  * Opens the process's one Prisma client (a module singleton, as Pothos
  * expects), preparing up to `preparedStatements` of the statements it runs
- * again and again (src/db/statement-names.ts).
+ * again and again (src/db/prepared-statements.ts).
  */
 export function connectPrisma(databaseUrl: string, preparedStatements = 0): PrismaClient {
   if (client) throw new Error("Prisma is already connected in this process");
-  const name = statementNamer(preparedStatements);
-  client = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }, { statementNameGenerator: (query) => name(query.sql) }) });
+  const names = statementNames(preparedStatements);
+  const adapter = new PrismaPg(preparingPool(databaseUrl, names), { statementNameGenerator: (query) => names.name(query.sql), disposeExternalPool: true });
+  client = new PrismaClient({ adapter });
   return client;
 }
 

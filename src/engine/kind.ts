@@ -20,7 +20,7 @@ export interface WorkKind {
   /**
    * The table's columns (its Prisma model's ScalarFieldEnum): what a move
    * returns, named one by one so a prepared move keeps its result when a
-   * migration adds a column (src/db/statement-names.ts).
+   * migration adds a column (src/db/prepared-statements.ts).
    */
   columns: readonly string[];
 }

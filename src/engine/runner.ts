@@ -17,7 +17,7 @@ export type { RunnableRow };
 /** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
 const POLL_MS = 1000;
 
-/** What endAndClaim's `picked` has of each row, an end or a claim, named (src/db/statement-names.ts names no statement with a `*`). */
+/** What endAndClaim's `picked` has of each row, an end or a claim, named (src/db/prepared-statements.ts names no statement with a `*`). */
 const END_COLUMNS = Prisma.raw(`id, status, "to", reason, result, error, "runAfter", "attemptsDelta"`);
 
 interface Running {
