@@ -30,6 +30,8 @@ export interface Move {
   set?: Prisma.Sql;
   /** CTEs `picked` may use, e.g. `open AS (…)`. */
   before?: Prisma.Sql;
+  /** Which moved rows come back (all by default): a condition over `moved` (the rows as they are now, and `"fromStatus"`). */
+  returning?: Prisma.Sql;
 }
 
 /**
@@ -101,7 +103,8 @@ export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Pri
       FROM picked WHERE t.id = picked.id
       RETURNING ${columnsOf(kind, "t")}, picked.status AS "fromStatus", ${reason} AS "moveReason"
     ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`, now)}
-    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", moved."moveReason", (SELECT count(*) FROM notices)::int AS "noticesSent" FROM moved`;
+    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", moved."moveReason", (SELECT count(*) FROM notices)::int AS "noticesSent"
+    FROM moved${move.returning ? Prisma.sql` WHERE ${move.returning}` : Prisma.empty}`;
 }
 
 /** Runs a move; the rows as they are now (without the statement's bookkeeping columns). */

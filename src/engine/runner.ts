@@ -139,8 +139,10 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       set: Prisma.sql`
         result = CASE WHEN picked."to" = 'RUNNING' THEN t.result ELSE picked.result END, error = picked.error,
         "runAfter" = COALESCE(picked."runAfter" AT TIME ZONE 'UTC', t."runAfter"), attempts = t.attempts + picked."attemptsDelta"`,
+      // Only the claimed rows come back: the ended ones are done with, and decoding them would cost the worker for nothing.
+      returning: Prisma.sql`moved."fromStatus" <> 'RUNNING'`,
     });
-    return moved.filter((row) => row.fromStatus !== "RUNNING");
+    return moved;
   };
 
   /** The earliest retry or wait this process wrote: it looks for work then rather than at its next poll. */
