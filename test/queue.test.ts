@@ -159,6 +159,25 @@ describe("running", () => {
   });
 });
 
+describe("a queue item's events", () => {
+  it("are pushed live as it is claimed and as it ends, whether or not its worker claims more in the same statement", async () => {
+    const [added] = (await enqueue({ queue: "echo", items: [{ key: "pushed", payload: { n: 1 } }] })).added;
+    const events = subscribe<{ events: { to: string } }>(server.ws(), `subscription($id: ID!) { events(subject: { kind: QUEUE_ITEM, id: $id }, kinds: [STATUS], after: "0") { ... on StatusEvent { to } } }`, { id: added.id });
+    const seen: string[] = [];
+    while (!seen.includes("COMPLETED")) seen.push((await events.next(5000)).events.to);
+    await events.close();
+    expect(seen).toEqual(["PENDING", "RUNNING", "COMPLETED"]);
+    // Live, not replayed: one more after the subscription is open.
+    const live = subscribe<{ events: { to: string } }>(server.ws(), `subscription { events(kinds: [STATUS]) { ... on StatusEvent { to } } }`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await enqueue({ queue: "echo", items: [{ key: "pushed-live", payload: { n: 2 } }] });
+    const liveSeen: string[] = [];
+    while (!liveSeen.includes("COMPLETED")) liveSeen.push((await live.next(5000)).events.to);
+    await live.close();
+    expect(liveSeen).toEqual(["PENDING", "RUNNING", "COMPLETED"]);
+  });
+});
+
 describe("queueStatus and queueItems", () => {
   it("counts by status, shows what runs with its duration, and pushes changes live", async () => {
     const live = subscribe<{ queueStatusUpdated: { pending: number; running: number; completed: number; current: { key: string; durationSeconds: number }[] } }>(

@@ -103,12 +103,12 @@ export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Pri
       FROM picked WHERE t.id = picked.id
       RETURNING ${columnsOf(kind, "t")}, picked.status AS "fromStatus", ${reason} AS "moveReason"
     ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`, now)}
-    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", moved."moveReason", (SELECT count(*) FROM notices)::int AS "noticesSent"
-    FROM moved${move.returning ? Prisma.sql` WHERE ${move.returning}` : Prisma.empty}`;
+    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus" FROM moved
+    -- A condition on the notices alone is a one-time filter, checked before any row: they go out even when no row comes back.
+    WHERE (SELECT count(*) FROM notices) >= 0${move.returning ? Prisma.sql` AND (${move.returning})` : Prisma.empty}`;
 }
 
-/** Runs a move; the rows as they are now (without the statement's bookkeeping columns). */
+/** Runs a move; the moved rows (or those `returning` keeps) as they are now, each with the status it had. */
 export async function moveWork<Row>(db: Db, kind: WorkKind, move: Move): Promise<(Row & { fromStatus: Status })[]> {
-  const rows = await db.$queryRaw<(Row & { fromStatus: Status; moveReason: unknown; noticesSent: number })[]>(moveStatement(kind, move));
-  return rows.map(({ moveReason: _reason, noticesSent: _sent, ...row }) => row as Row & { fromStatus: Status });
+  return db.$queryRaw<(Row & { fromStatus: Status })[]>(moveStatement(kind, move));
 }
