@@ -2,7 +2,7 @@ import { Prisma } from "../generated/prisma/client.js";
 import { databaseUp, reportDatabaseError, waitForDatabase } from "../db/availability.js";
 import { prisma } from "../db/client.js";
 import { recordEvent } from "./events.js";
-import { column, type WorkKind } from "./kind.js";
+import { column, tableOf, type WorkKind } from "./kind.js";
 import { LEASE_RENEW_MS, renewLeases } from "./lease.js";
 import { moveWork, type Move } from "./move.js";
 import { classify, storable, type Outcome, type RunnableRow, type StopReason } from "./outcome.js";
@@ -117,17 +117,16 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
    * unclaimed. Returns the rows it claimed.
    */
   const endAndClaim = async (outcomes: Outcome[], count: number): Promise<Row[]> => {
-    const table = Prisma.raw(`"${kind.table}"`);
     const scope = kind.scope ? column("w", kind.scope) : Prisma.sql`NULL`;
     const ended = Prisma.sql`
       SELECT w.id, w.status, o."to", o.reason, o.result, o.error, o."runAfter", -o."attemptsBack" AS "attemptsDelta", ${scope} AS scope
-      FROM ${table} w
+      FROM ${tableOf(kind)} w
       JOIN jsonb_to_recordset(${JSON.stringify(outcomes)}::jsonb)
         AS o(id int, "to" text, reason text, result jsonb, error text, "runAfter" timestamptz, "attemptsBack" int) ON o.id = w.id
       WHERE w.status = 'RUNNING' AND w."leaseOwner" = ${owner}
       FOR UPDATE OF w`;
     const more = count > 0 ? runnable.claim(count, processors.names(), new Date(), Prisma.sql`ended`) : null;
-    const moved = await moveWork<Row>(prisma(), kind, {
+    return moveWork<Row>(prisma(), kind, {
       before: Prisma.sql`ended AS (${ended})${more?.before ? Prisma.sql`, ${more.before}` : Prisma.empty}`,
       picked: more
         ? Prisma.sql`SELECT ${END_COLUMNS} FROM ended UNION ALL
@@ -142,7 +141,6 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
       // Only the claimed rows come back: the ended ones are done with, and decoding them would cost the worker for nothing.
       returning: Prisma.sql`moved."fromStatus" <> 'RUNNING'`,
     });
-    return moved;
   };
 
   /** The earliest retry or wait this process wrote: it looks for work then rather than at its next poll. */
@@ -169,9 +167,7 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
     if (due < Number.POSITIVE_INFINITY || (runnable.freedByEnd && (refill === 0 || more.length < refill))) waker.wake(); // or slots are left
     const rows = outcomes.map((outcome) => claimed.get(outcome.id)!);
     runnable.afterEnd?.(rows, more).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
-    for (const outcome of outcomes) {
-      claimed.delete(outcome.id);
-    }
+    for (const outcome of outcomes) claimed.delete(outcome.id);
   };
 
   /** Writes the buffered outcomes; kept and retried while the database is away. */
