@@ -111,17 +111,14 @@ const allEnded = (ids: number[] | null) =>
 export async function endFinishedJobs(db: Db, ids: number[] | null): Promise<number> {
   const ended = await db.$queryRaw<{ id: number }[]>`SELECT id FROM "Job" WHERE ${allEnded(ids)}`;
   if (ended.length === 0) return 0;
-  const failed = await moveWork(db, JOB_KIND, {
-    picked: Prisma.sql`SELECT id, status FROM "Job" WHERE ${allEnded(ended.map((job) => job.id))} AND "failedSteps" = "totalSteps" ORDER BY id FOR UPDATE`,
-    to: "FAILED",
-    reason: "every step failed",
-  });
-  const completed = await moveWork(db, JOB_KIND, {
+  const moved = await moveWork(db, JOB_KIND, {
     picked: Prisma.sql`
-      SELECT id, status, "completedSteps" || ' of ' || "totalSteps" || ' steps completed, ' || "failedSteps" || ' failed' AS reason
-      FROM "Job" WHERE ${allEnded(ended.map((job) => job.id))} AND "failedSteps" < "totalSteps" ORDER BY id FOR UPDATE`,
-    to: "COMPLETED",
+      SELECT id, status, CASE WHEN "failedSteps" = "totalSteps" THEN 'FAILED' ELSE 'COMPLETED' END AS "to",
+        CASE WHEN "failedSteps" = "totalSteps" THEN 'every step failed'
+          ELSE "completedSteps" || ' of ' || "totalSteps" || ' steps completed, ' || "failedSteps" || ' failed' END AS reason
+      FROM "Job" WHERE ${allEnded(ended.map((job) => job.id))} ORDER BY id FOR UPDATE`,
+    to: Prisma.sql`picked."to"`,
     reason: Prisma.sql`picked.reason`,
   });
-  return failed.length + completed.length;
+  return moved.length;
 }
