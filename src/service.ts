@@ -19,7 +19,7 @@ import { createGraphQLServer } from "./http/yoga.js";
 import { startBoss } from "./jobs/boss.js";
 import { startHeartbeat } from "./jobs/heartbeat.js";
 import { startWorkerRole } from "./jobs/workers.js";
-import { createQueues, setBoss } from "./engine/queues.js";
+import { createQueues, forgetBoss } from "./engine/queues.js";
 import { createDemoUpstream } from "./demo/upstream.js";
 import { demoMoviesSource } from "./sources/demo-movies.js";
 import { httpJson } from "./sources/http-json.js";
@@ -142,10 +142,9 @@ export function createService(config: Config): Service {
       await loadPlugins(config.MILEPOST_PLUGINS, logger);
       boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api" }, logger);
       await createQueues(boss);
-      setBoss(boss);
       heartbeat = await startHeartbeat(config.MILEPOST_ROLE, logger);
       if (config.MILEPOST_ROLE !== "api") {
-        workers = await startWorkerRole(boss, { config, owner: heartbeat.id, shutdown: shutdown.signal, log: logger, databaseUrl: database.url });
+        workers = await startWorkerRole({ config, owner: heartbeat.id, shutdown: shutdown.signal, log: logger, databaseUrl: database.url });
       }
       if (config.MILEPOST_ROLE !== "worker") api = await startApi(config, database.url);
       logger.info({ role: config.MILEPOST_ROLE, url: api?.url }, "milepost started");
@@ -174,7 +173,7 @@ export function createService(config: Config): Service {
           logger.error({ err: error, part }, "could not close cleanly");
         }
         // Handlers still running during pg-boss's graceful stop send their hand-over jobs; forget it only after.
-        if (part === "pg-boss") setBoss(undefined);
+        if (part === "pg-boss") forgetBoss();
       }
       stopWatchingDatabase();
       logger.info("milepost stopped");

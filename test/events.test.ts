@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordEvent } from "../src/engine/events.js";
-import { canTransition, FINISHED, transition } from "../src/engine/status.js";
+import { canTransition, FINISHED } from "../src/engine/status.js";
+import { transition } from "../src/engine/move.js";
 import type { Import } from "../src/generated/prisma/client.js";
 import { IMPORT_KIND } from "../src/work/imports/kind.js";
 import { prisma } from "../src/db/client.js";

@@ -64,11 +64,18 @@ it("a worker killed with SIGKILL mid-import: two others race to take over, and e
   expect(view.resumeCount).toBe(1);
   const records = await api.gql<{ records: { totalCount: number } }>(`{ records(dataset: "crash") { totalCount } }`);
   expect(records.data!.records.totalCount).toBe(400);
-  const takeovers = await api.gql<{ events: { edges: { node: { message?: string } }[] } }>(
-    `query($id: ID!) { events(subject: { kind: IMPORT, id: $id }, kinds: [LOG]) { edges { node { ... on LogEvent { message } } } } }`,
+  // The sweep handed it on once (RUNNING → PENDING), and one of the two claimed it (PENDING → RUNNING): no takeover of live work.
+  const moves = await api.gql<{ events: { edges: { node: { from: string; to: string; reason: string } }[] } }>(
+    `query($id: ID!) { events(subject: { kind: IMPORT, id: $id }, kinds: [STATUS]) { edges { node { ... on StatusEvent { from to reason } } } } }`,
     { id: followed.id },
   );
-  expect(takeovers.data!.events.edges.filter((edge) => edge.node.message?.startsWith("Taken over"))).toHaveLength(1);
+  expect(moves.data!.events.edges.map((edge) => `${edge.node.from} → ${edge.node.to}: ${edge.node.reason}`)).toEqual([
+    "null → PENDING: created",
+    "PENDING → RUNNING: started",
+    "RUNNING → PENDING: its worker stopped responding; continuing from the last checkpoint",
+    "PENDING → RUNNING: resumed",
+    "RUNNING → COMPLETED: all pages imported",
+  ]);
   for (const worker of takeover) expect((await worker.stop()).code).toBe(0);
 }, 60_000);
 
@@ -81,8 +88,9 @@ it("a worker stopped with SIGTERM mid-import checkpoints, hands over and exits 0
   expect(stopped).toMatchObject({ code: 0, signal: null });
   expect(first.output(), "errors logged while handing over").not.toMatch(/"level":(50|60)/);
   expect(stopped.afterMs).toBeLessThan(10_000);
+  // Handed over: PENDING with a job, for whichever worker comes next.
   const handedOver = await followed.now();
-  expect(handedOver.status).toBe("RUNNING");
+  expect(handedOver.status).toBe("PENDING");
 
   const next = await spawnService(workerEnv);
   const view = await followed.untilCompleted(handedOver);

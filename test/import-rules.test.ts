@@ -4,7 +4,8 @@ import { startDemoServer } from "../src/demo/upstream.js";
 import { prisma } from "../src/db/client.js";
 import { cleanupFailedImports } from "../src/work/imports/commands.js";
 import { LEASE_STALE_MS } from "../src/engine/lease.js";
-import { sweepStaleImports } from "../src/work/imports/recovery.js";
+import { checkpointedRecovery } from "../src/engine/checkpointed/recovery.js";
+import { importer } from "../src/work/imports/importer.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -34,19 +35,24 @@ describe("the crash path", () => {
   it("retries a run that throws with a growing backoff, then fails it after three crashes in a row, saying why in short", async () => {
     const id = await start({ source: "crashing", config: {} });
     await expect.poll(async () => (await row(id)).status, { timeout: 15_000 }).toBe("FAILED");
-    const failed = await row(id);
-    expect(failed).toMatchObject({ crashCount: 3, lastError: "Internal error: Cannot read properties of undefined (reading 'items')" });
-    const events = await prisma().event.findMany({ where: { subjectKind: "IMPORT", subjectId: id }, orderBy: { id: "asc" } });
-    const messages = events.map((event) => ({ at: event.at.getTime(), text: JSON.stringify(event.payload) }));
-    const crashes = messages.filter((message) => message.text.includes("retrying from the last checkpoint"));
-    const resumes = messages.filter((message) => message.text.includes("Continuing after a worker shut down"));
-    expect([crashes.length, resumes.length]).toEqual([2, 2]);
-    // RETRY_DELAY_MS=20: five delays times the crashes in a row, 100 ms then 200 ms.
-    expect(resumes[0].at - crashes[0].at).toBeGreaterThanOrEqual(100);
-    expect(resumes[1].at - crashes[1].at).toBeGreaterThanOrEqual(200);
-    const statusFailed = events.find((event) => event.kind === "STATUS" && (event.payload as { to: string }).to === "FAILED");
-    expect((statusFailed!.payload as { reason: string }).reason).toMatch(/^3 failures in a row; last: Internal error/);
-    expect(messages.map((message) => message.text).join("\n")).not.toMatch(/\/work\/|\.ts:\d+|invocation/);
+    const message = "Internal error: Cannot read properties of undefined (reading 'items')";
+    expect(await row(id)).toMatchObject({ crashCount: 3, lastError: `3 failures in a row; last: ${message}` });
+    const events = await prisma().event.findMany({ where: { subjectKind: "IMPORT", subjectId: id, kind: "STATUS" }, orderBy: { id: "asc" } });
+    const moves = events.map((event) => ({ at: event.at.getTime(), ...(event.payload as { to: string; reason: string }) }));
+    // RETRY_DELAY_MS=20: five delays times the crashes in a row, 100 ms then 200 ms, each from its last checkpoint.
+    expect(moves.map((move) => [move.to, move.reason])).toEqual([
+      ["PENDING", "created"],
+      ["RUNNING", "started"],
+      ["PENDING", `${message}; retrying from the last checkpoint in 100 ms`],
+      ["RUNNING", "resumed"],
+      ["PENDING", `${message}; retrying from the last checkpoint in 200 ms`],
+      ["RUNNING", "resumed"],
+      ["FAILED", `3 failures in a row; last: ${message}`],
+    ]);
+    expect(moves[3].at - moves[2].at).toBeGreaterThanOrEqual(100);
+    expect(moves[5].at - moves[4].at).toBeGreaterThanOrEqual(200);
+    const all = await prisma().event.findMany({ where: { subjectKind: "IMPORT", subjectId: id } });
+    expect(JSON.stringify(all.map((event) => event.payload))).not.toMatch(/\/work\/|\.ts:\d+|invocation/);
   });
 });
 
@@ -73,13 +79,13 @@ describe("the lease", () => {
 });
 
 describe("the sweep", () => {
-  it("re-sends the job of every import nobody runs, and of no other", async () => {
+  it("hands on every import nobody runs with a job, and no other", async () => {
     const now = Date.now();
     const ago = (ms: number) => new Date(now - ms);
+    const died = await insertImport({ status: "RUNNING", leaseOwner: "gone", leaseAt: ago(LEASE_STALE_MS + 5000) }); // its worker died
     const due = [
       await insertImport({ status: "WAITING", resumeAt: ago(60_000) }), // long past its time
-      await insertImport({ status: "RUNNING", leaseOwner: null, updatedAt: ago(LEASE_STALE_MS + 5000) }), // handed over, never picked up
-      await insertImport({ status: "RUNNING", leaseOwner: "gone", leaseAt: ago(LEASE_STALE_MS + 5000) }), // its worker died
+      died,
       await insertImport({ status: "PENDING", updatedAt: ago(10 * 60_000) }), // its job was lost
     ];
     const left = [
@@ -90,16 +96,21 @@ describe("the sweep", () => {
       await insertImport({ status: "PAUSED", updatedAt: ago(60 * 60_000) }),
     ];
     // The rows above bypassed @updatedAt where it mattered: set it as given.
-    for (const [id, updatedAt] of [[due[1], ago(LEASE_STALE_MS + 5000)], [due[3], ago(10 * 60_000)]] as const) {
+    for (const [id, updatedAt] of [[due[0], ago(60_000)], [due[2], ago(10 * 60_000)]] as const) {
       await prisma().$executeRaw`UPDATE "Import" SET "updatedAt" = ${updatedAt} WHERE id = ${id}`;
     }
     const before = new Date();
-    await sweepStaleImports(now);
+    expect(await checkpointedRecovery(importer).recover()).toBe(3);
     const jobs = await prisma().$queryRaw<{ importId: number }[]>`
       SELECT (data->>'importId')::int AS "importId" FROM pgboss.job WHERE name = 'import-run' AND created_on >= ${before}`;
     const sent = new Set(jobs.map((job) => job.importId));
     expect(due.filter((id) => !sent.has(id))).toEqual([]);
     expect(left.filter((id) => sent.has(id))).toEqual([]);
+    expect(await row(died)).toMatchObject({ status: "PENDING", leaseOwner: null });
+    const [lost] = await prisma().event.findMany({ where: { subjectKind: "IMPORT", subjectId: died, kind: "STATUS" } });
+    expect(lost.payload).toMatchObject({ from: "RUNNING", to: "PENDING", reason: "its worker stopped responding; continuing from the last checkpoint" });
+    // Touched: the next sweep sends no second job for the same rows.
+    expect(await checkpointedRecovery(importer).recover()).toBe(0);
   });
 });
 

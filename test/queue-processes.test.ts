@@ -56,7 +56,7 @@ it("gives a killed worker's RUNNING items back to PENDING within 30 s, keeping t
       .poll(
         async () => {
           const events = await prisma().event.findMany({ where: { subjectKind: "QUEUE_ITEM", subjectId: Number(id), kind: "STATUS" }, orderBy: { id: "asc" } });
-          return events.map((event) => (event.payload as { reason: string }).reason).includes("its worker stopped responding; back in the queue");
+          return events.map((event) => (event.payload as { reason: string }).reason).includes("its worker stopped responding; to be run again");
         },
         { timeout: 30_000, interval: 250 },
       )

@@ -97,13 +97,14 @@ describe("running", () => {
     expect(hopeless).toMatchObject({ attempts: 3, maxAttempts: 3, error: expect.stringContaining("attempt 3 fails on purpose") });
     const events = await prisma().event.findMany({ where: { subjectKind: "QUEUE_ITEM", subjectId: Number(added[1].id), kind: "STATUS" }, orderBy: { id: "asc" } });
     expect(events.map((event) => (event.payload as { to: string }).to)).toEqual(["PENDING", "RUNNING", "PENDING", "RUNNING", "PENDING", "RUNNING", "FAILED"]);
-    // Each failure schedules its retry (RETRY_DELAY_MS 50, then × BACKOFF_FACTOR 2), and no retry is claimed before its time.
+    // Each failure schedules its retry (RETRY_DELAY_MS 50, then × BACKOFF_FACTOR 2), and no retry is claimed before its
+    // time: both events' times are the database's, as is the due time.
     const retries = events.flatMap((event, index) => {
-      const scheduled = /retrying in (\d+) ms, at (\S+)$/.exec((event.payload as { reason: string }).reason);
-      return scheduled ? [{ delayMs: Number(scheduled[1]), retryAt: Date.parse(scheduled[2]), claimedAt: events[index + 1].at.getTime() }] : [];
+      const scheduled = /retrying in (\d+) ms$/.exec((event.payload as { reason: string }).reason);
+      return scheduled ? [{ delayMs: Number(scheduled[1]), failedAt: event.at.getTime(), claimedAt: events[index + 1].at.getTime() }] : [];
     });
     expect(retries.map((retry) => retry.delayMs)).toEqual([50, 100]);
-    for (const retry of retries) expect(retry.claimedAt).toBeGreaterThanOrEqual(retry.retryAt);
+    for (const retry of retries) expect(retry.claimedAt).toBeGreaterThanOrEqual(retry.failedAt + retry.delayMs);
 
     const retried = await server.gql<{ retryQueueItem: Item }>(`mutation($id: ID!) { retryQueueItem(id: $id) { ${ITEM} } }`, { id: added[1].id });
     expect(["PENDING", "RUNNING"]).toContain(retried.data!.retryQueueItem.status); // a worker may have taken it already

@@ -1,4 +1,4 @@
-import pg from "pg";
+import { newClient } from "./pg-client.js";
 import type { Logger } from "../logger.js";
 
 /**
@@ -12,8 +12,13 @@ import type { Logger } from "../logger.js";
 
 /** Node's and libpq's words for a connection that cannot be made or was lost. */
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
-/** SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, crash, starting up), and 53300 (too many connections). */
-const SQLSTATE = /^(08...|57P0[1-4]|53300)$/;
+/**
+ * SQLSTATE classes 08 (connection exception) and 57P (operator intervention:
+ * shutdown, crash, starting up), 53300 (too many connections) and 55000
+ * (the database does not accept connections: ALLOW_CONNECTIONS false, or
+ * being dropped; Milepost's own statements raise it for nothing else).
+ */
+const SQLSTATE = /^(08...|57P0[1-4]|53300|55000)$/;
 /** Prisma's codes for an unreachable or vanished server, and its driver adapter's kinds for the same. */
 const PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
 const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections", "DatabaseDoesNotExist"]);
@@ -90,8 +95,7 @@ export function onDatabaseChange(listener: (up: boolean) => void): void {
 }
 
 async function probe(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  client.on("error", () => undefined);
+  const client = newClient({ connectionString: url, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
     await client.query("SELECT 1");

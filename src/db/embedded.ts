@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync } from "node:fs";
 import { chown, mkdir, stat } from "node:fs/promises";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
-import pg from "pg";
+import { newClient } from "./pg-client.js";
 import { StartupError } from "../config.js";
 import type { Logger } from "../logger.js";
 
@@ -41,7 +41,7 @@ function serverUrl(port: number): string {
 }
 
 async function answers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: `${url}/postgres`, connectionTimeoutMillis: 2000 });
+  const client = newClient({ connectionString: `${url}/postgres`, connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
     return true;

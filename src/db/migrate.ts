@@ -3,6 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { newClient } from "./pg-client.js";
 import type { Logger } from "../logger.js";
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/migrations/", import.meta.url));
@@ -17,7 +18,7 @@ const PRISMA_MIGRATE_LOCK = 72707369;
  * migration runs in its own transaction; concurrent starters wait on the lock.
  */
 export async function applyMigrations(databaseUrl: string, log: Logger, directory: string = MIGRATIONS_DIR): Promise<string[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = newClient({ connectionString: databaseUrl });
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [PRISMA_MIGRATE_LOCK]);
@@ -57,7 +58,7 @@ export async function applyMigrations(databaseUrl: string, log: Logger, director
         await client.query(`UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`, [id]);
         await client.query("COMMIT");
       } catch (error) {
-        await client.query("ROLLBACK");
+        await client.query("ROLLBACK").catch(() => undefined); // a lost connection rolled it back already
         throw new Error(`Migration ${name} failed: ${(error as Error).message}`, { cause: error });
       }
       log.info({ migration: name }, "migration applied");
@@ -66,13 +67,13 @@ export async function applyMigrations(databaseUrl: string, log: Logger, director
     return ran;
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_MIGRATE_LOCK]).catch(() => undefined);
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }
 
 /** Creates the URL's database when it does not exist yet (a first start). */
 export async function ensureDatabase(databaseUrl: string, log: Logger): Promise<void> {
-  const probe = new pg.Client({ connectionString: databaseUrl });
+  const probe = newClient({ connectionString: databaseUrl });
   try {
     await probe.connect();
     return;
@@ -84,7 +85,7 @@ export async function ensureDatabase(databaseUrl: string, log: Logger): Promise<
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.slice(1));
   url.pathname = "/postgres";
-  const admin = new pg.Client({ connectionString: url.toString() });
+  const admin = newClient({ connectionString: url.toString() });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`).catch((error: { code?: string }) => {
@@ -92,6 +93,6 @@ export async function ensureDatabase(databaseUrl: string, log: Logger): Promise<
     });
     log.info({ database: name }, "database created");
   } finally {
-    await admin.end();
+    await admin.end().catch(() => undefined);
   }
 }

@@ -3,17 +3,20 @@ import sharp from "sharp";
 
 /**
  * The demo's pages and images, for the processors: HTML pages with a
- * title (http-check), a redirect, a missing page, one whose title is
- * hostile (terminal escapes, NUL), and generated product
- * images with a white border to trim (image-normalize), plus an "image"
- * that is an HTML error page.
+ * title (http-check), a redirect, a missing page, pages that hold what
+ * PostgreSQL cannot store (a title that is half a surrogate pair, a 503
+ * whose body holds NUL), one whose title is hostile (terminal escapes,
+ * NUL), and generated product images with a white border to trim
+ * (image-normalize), plus an "image" that is an HTML error page.
  */
-const PAGES: Record<string, { status: number; title?: string; location?: string }> = {
+const PAGES: Record<string, { status: number; title?: string; location?: string; body?: string }> = {
   "/pages/home": { status: 200, title: "Milepost demo &amp; friends" },
   "/pages/moved": { status: 301, location: "/pages/home" },
   "/pages/missing": { status: 404, title: "Not found" },
   // What a hostile site may put in a title: a terminal escape that clears the screen and renames the window, NUL, a bidi override.
   "/pages/hostile": { status: 200, title: "\u001b[2J\u001b]0;pwned\u0007Hostile&#27;[31m \u0000title\u202e" },
+  "/pages/halfpair": { status: 200, title: "half a pair: &#xD800; (and a whole one: &#x1F600;)" },
+  "/pages/unavailable": { status: 503, body: "down for maintenance\u0000 back soon" },
 };
 
 export const DEMO_PAGE_PATHS = /^\/(pages\/[a-z]+|images\/[a-z0-9-]+\.(png|jpg))$/;
@@ -33,7 +36,7 @@ export async function answerPage(path: string, base: string, response: ServerRes
     const headers: Record<string, string> = { "content-type": "text/html; charset=utf-8" };
     if (page.location) headers.location = `${base}${page.location}`;
     response.writeHead(page.status, headers);
-    return void response.end(page.title ? `<!doctype html><html><head><title>\n  ${page.title}\n</title></head><body>demo</body></html>` : "");
+    return void response.end(page.title ? `<!doctype html><html><head><title>\n  ${page.title}\n</title></head><body>demo</body></html>` : (page.body ?? ""));
   }
   const image = /^\/images\/poster-(\d+)\.(png|jpg)$/.exec(path);
   if (image) {

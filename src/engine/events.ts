@@ -2,6 +2,8 @@ import type { EventKind, Status, SubjectKind } from "../generated/prisma/enums.j
 import { Prisma, type Event as EventRow } from "../generated/prisma/client.js";
 import type { Tx } from "../db/client.js";
 import { redactDeep } from "../secrets.js";
+import { DB_NOW, DB_NOW_ISO } from "./clock.js";
+import { storableJson, storableText } from "./storable.js";
 
 /** The Postgres channel every process NOTIFYs on and every api process LISTENs to. */
 export const EVENTS_CHANNEL = "milepost_events";
@@ -118,10 +120,10 @@ export async function noticeRevoked(db: Db, tokenId: number): Promise<void> {
   await db.$queryRaw`SELECT pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify({ revoked: tokenId } satisfies Notice)})::text`;
 }
 
-/** `notice`: what NOTIFY carries for the event whose id the CTE `stored` yields. */
-function noticeCte(event: Omit<MilepostEvent, "id">): Prisma.Sql {
+/** `notice`: what NOTIFY carries for the event whose id and time the CTE `stored` yields. */
+function noticeCte(event: Omit<MilepostEvent, "id" | "at">): Prisma.Sql {
   return Prisma.sql`notice AS (
-      SELECT id, jsonb_build_object('event', ${JSON.stringify(event)}::jsonb || jsonb_build_object('id', id::text))::text AS text FROM stored
+      SELECT id, jsonb_build_object('event', ${JSON.stringify(event)}::jsonb || jsonb_build_object('id', id::text, 'at', ${DB_NOW_ISO}))::text AS text FROM stored
     )`;
 }
 
@@ -130,12 +132,14 @@ export const NOTIFY_NOTICE = Prisma.sql`pg_notify(${EVENTS_CHANNEL}, CASE WHEN o
 
 /**
  * What is stored and sent of an event: LOG lines cut so one chatty source
- * cannot bloat the event table, and every secret value redacted, since
- * messages and positions may quote what an upstream sent back.
+ * cannot bloat the event table, every text made storable (a source's or a
+ * processor's message may hold NUL or a lone surrogate), and every secret
+ * value redacted, since messages and positions may quote what an upstream
+ * sent back.
  */
 function prepared<T extends PersistedEventInput>(input: T): T {
-  const cut = input.kind === "LOG" && input.message.length > MAX_LOG_MESSAGE ? { ...input, message: `${input.message.slice(0, MAX_LOG_MESSAGE)}…` } : input;
-  return redactDeep(cut);
+  const cut = input.kind === "LOG" ? { ...input, message: storableText(input.message, MAX_LOG_MESSAGE) } : input;
+  return storableJson(redactDeep(cut));
 }
 
 /**
@@ -146,7 +150,7 @@ function prepared<T extends PersistedEventInput>(input: T): T {
  * statement) holds a row, so an event can ride in the statement that makes
  * the change it reports.
  */
-export function eventCtes(input: PersistedEventInput, at: Date, guard: Prisma.Sql = Prisma.sql`(SELECT 1) AS always`): Prisma.Sql {
+export function eventCtes(input: PersistedEventInput, guard: Prisma.Sql = Prisma.sql`(SELECT 1) AS always`): Prisma.Sql {
   const event = prepared(input);
   const { kind, subjectKind, subjectId } = event;
   return Prisma.sql`gone AS (
@@ -154,9 +158,9 @@ export function eventCtes(input: PersistedEventInput, at: Date, guard: Prisma.Sq
         AND EXISTS (SELECT 1 FROM ${guard})
     ), stored AS (
       INSERT INTO "Event" (kind, "subjectKind", "subjectId", payload, at)
-      SELECT ${kind}::"EventKind", ${subjectKind}::"SubjectKind", ${subjectId}, ${JSON.stringify(payloadOf(event))}::jsonb, ${at} FROM ${guard}
-      RETURNING id
-    ), ${noticeCte({ ...event, at })}`;
+      SELECT ${kind}::"EventKind", ${subjectKind}::"SubjectKind", ${subjectId}, ${JSON.stringify(payloadOf(event))}::jsonb, ${DB_NOW} FROM ${guard}
+      RETURNING id, at
+    ), ${noticeCte(event)}`;
 }
 
 /**
@@ -166,10 +170,8 @@ export function eventCtes(input: PersistedEventInput, at: Date, guard: Prisma.Sq
  * subscribers never hear of work that was rolled back.
  */
 export async function recordEvent<T extends PersistedEventInput>(db: Db, input: T): Promise<Extract<MilepostEvent, { kind: T["kind"] }>> {
-  // Timestamps come from here, not now(): the column has no time zone and sessions may not be in UTC.
-  const at = new Date();
-  const [row] = await db.$queryRaw<{ id: bigint }[]>`WITH ${eventCtes(input, at)} SELECT id, ${NOTIFY_NOTICE} AS sent FROM notice`;
-  return { ...prepared(input), id: row.id.toString(), at } as Extract<MilepostEvent, { kind: T["kind"] }>;
+  const [row] = await db.$queryRaw<{ id: bigint; at: Date }[]>`WITH ${eventCtes(input)} SELECT id, (SELECT stored.at FROM stored) AS at, ${NOTIFY_NOTICE} AS sent FROM notice`;
+  return { ...prepared(input), id: row.id.toString(), at: row.at } as Extract<MilepostEvent, { kind: T["kind"] }>;
 }
 
 /**
@@ -177,11 +179,11 @@ export async function recordEvent<T extends PersistedEventInput>(db: Db, input: 
  * counters), but it takes its id from the Event sequence so ids stay monotonic.
  */
 export async function sendProgress(db: Db, input: Omit<ProgressEvent, "id" | "at" | "kind">): Promise<ProgressEvent> {
-  const event = { ...input, kind: "PROGRESS" as const, at: new Date() };
-  const [row] = await db.$queryRaw<{ id: bigint }[]>`
+  const event = { ...input, kind: "PROGRESS" as const };
+  const [row] = await db.$queryRaw<{ id: bigint; at: Date }[]>`
     WITH stored AS (SELECT nextval(pg_get_serial_sequence('"Event"', 'id')) AS id), ${noticeCte(event)}
-    SELECT id, ${NOTIFY_NOTICE} AS sent FROM notice`;
-  return { ...event, id: row.id.toString() };
+    SELECT id, ${DB_NOW} AS at, ${NOTIFY_NOTICE} AS sent FROM notice`;
+  return { ...event, id: row.id.toString(), at: row.at };
 }
 
 export interface EventFilter {

@@ -1,7 +1,10 @@
 import { Prisma } from "../generated/prisma/client.js";
 import type { Status } from "../generated/prisma/enums.js";
+import { DB_NOW, DB_NOW_ISO } from "./clock.js";
+import { ConflictError } from "./errors.js";
 import { EVENTS_CHANNEL, MAX_NOTIFY_BYTES, type Db } from "./events.js";
 import { column, columnsOf, tableOf, type WorkKind } from "./kind.js";
+import { canTransition, IllegalTransitionError, legalMove } from "./status.js";
 import { redactText } from "../secrets.js";
 
 /**
@@ -28,29 +31,55 @@ export interface Move {
   owner?: string;
   /** More assignments, e.g. Prisma.sql`"lastError" = picked.error`. */
   set?: Prisma.Sql;
+  /** The work runs anew (a retry of finished work): its start time is cleared, so its next run's duration counts from its next start. */
+  restart?: boolean;
   /** CTEs `picked` may use, e.g. `open AS (…)`. */
   before?: Prisma.Sql;
   /** Which moved rows come back (all by default): a condition over `moved` (the rows as they are now, and `"fromStatus"`). */
   returning?: Prisma.Sql;
+  /**
+   * Picked rows the machine does not let go to their target are never
+   * moved. By default moveWork then throws IllegalTransitionError (rolling
+   * back the caller's transaction); "skip" leaves them and returns them
+   * marked `refusedTo`, for a caller that must not fail the rest (a
+   * worker's batch of ends).
+   */
+  onRefused?: "throw" | "skip";
 }
 
 /**
- * What a status change does besides the status (rule 8 of
- * docs/architecture.md: the status module owns the side effects): running
- * work holds a lease and has started; work that stops gives its lease back
- * and its stop flags are cleared; finished work has its completion time,
- * and work that runs again (RUNNING, PENDING) has none. Written over the
- * target as an SQL value, so one statement may move rows to different
- * statuses (a literal target folds away).
+ * A pause or cancel that was asked for wins over a target that would let
+ * the work run again (PENDING: a retry, a hand-over; WAITING: a rate limit):
+ * the work stops as asked instead, so a request is never lost to a retry
+ * or a wait that happened to be written after it.
  */
-function sideEffects(kind: WorkKind, to: Prisma.Sql, owner: string | undefined, now: Date): Prisma.Sql[] {
+function effectiveTarget(kind: WorkKind, to: Prisma.Sql): Prisma.Sql {
+  const arms = [
+    kind.flags.includes("cancelRequested") ? Prisma.sql`WHEN t."cancelRequested" AND (${to}) IN ('PENDING', 'WAITING') THEN 'CANCELLED'` : null,
+    kind.flags.includes("pauseRequested") ? Prisma.sql`WHEN t."pauseRequested" AND (${to}) IN ('PENDING', 'WAITING') THEN 'PAUSED'` : null,
+  ].filter((arm): arm is Prisma.Sql => arm !== null);
+  return arms.length ? Prisma.sql`(CASE ${Prisma.join(arms, " ")} ELSE (${to}) END)` : to;
+}
+
+/**
+ * What a status change does besides the status (the status machine owns
+ * the side effects): running work holds a lease and has started; work that
+ * stops gives its lease back and its stop flags are cleared; finished work
+ * has its completion time, and work that runs again (RUNNING, PENDING) has
+ * none. Written over the target as an SQL value, so one statement may move
+ * rows to different statuses (a literal target folds away). Times are the
+ * database's (src/engine/clock.ts).
+ */
+function sideEffects(kind: WorkKind, to: Prisma.Sql, owner: string | undefined, restart = false): Prisma.Sql[] {
   const running = Prisma.sql`(${to}) = 'RUNNING'`;
   const flags = kind.flags.map((flag) => Prisma.sql`${Prisma.raw(`"${flag}"`)} = CASE WHEN ${running} THEN t.${Prisma.raw(`"${flag}"`)} ELSE false END`);
   return [
     Prisma.sql`"leaseOwner" = CASE WHEN ${running} THEN ${owner ?? null}::text END`,
-    Prisma.sql`"leaseAt" = CASE WHEN ${running} THEN ${now} ELSE t."leaseAt" END`,
-    Prisma.sql`"startedAt" = CASE WHEN ${running} THEN COALESCE(t."startedAt", ${now}) ELSE t."startedAt" END`,
-    Prisma.sql`"completedAt" = CASE WHEN (${to}) IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN ${now} WHEN (${to}) IN ('RUNNING', 'PENDING') THEN NULL ELSE t."completedAt" END`,
+    Prisma.sql`"leaseAt" = CASE WHEN ${running} THEN ${DB_NOW} ELSE t."leaseAt" END`,
+    restart
+      ? Prisma.sql`"startedAt" = CASE WHEN ${running} THEN ${DB_NOW} END`
+      : Prisma.sql`"startedAt" = CASE WHEN ${running} THEN COALESCE(t."startedAt", ${DB_NOW}) ELSE t."startedAt" END`,
+    Prisma.sql`"completedAt" = CASE WHEN (${to}) IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN ${DB_NOW} WHEN (${to}) IN ('RUNNING', 'PENDING') THEN NULL ELSE t."completedAt" END`,
     ...flags,
   ];
 }
@@ -61,13 +90,13 @@ function sideEffects(kind: WorkKind, to: Prisma.Sql, owner: string | undefined, 
  * by reference when a chunk is too large. The statement must select from
  * `notices` for the notifications to be sent.
  */
-export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, reason: Prisma.Sql, now: Date): Prisma.Sql {
+export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, reason: Prisma.Sql): Prisma.Sql {
   const source = Prisma.raw(rows);
   const scope = kind.scope ? Prisma.sql`${column(rows, kind.scope)}::text` : Prisma.sql`NULL::text`;
   return Prisma.sql`stored AS (
       INSERT INTO "Event" (kind, "subjectKind", "subjectId", payload, at)
       SELECT 'STATUS', ${kind.subject}::"SubjectKind", ${source}.id,
-        jsonb_build_object('from', ${from}, 'to', ${source}.status, 'reason', ${reason}, 'scope', ${scope}), ${now}
+        jsonb_build_object('from', ${from}, 'to', ${source}.status, 'reason', ${reason}, 'scope', ${scope}), ${DB_NOW}
       FROM ${source} ORDER BY ${source}.id
       RETURNING id, "subjectId", payload
     ), numbered AS (
@@ -76,7 +105,7 @@ export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, 
       SELECT pg_notify(${EVENTS_CHANNEL}, CASE WHEN octet_length(events) > ${MAX_NOTIFY_BYTES} THEN refs ELSE events END) AS sent
       FROM (
         SELECT
-          jsonb_build_object('statuses', jsonb_build_object('subjectKind', ${kind.subject}::text, 'at', ${now.toISOString()}::text,
+          jsonb_build_object('statuses', jsonb_build_object('subjectKind', ${kind.subject}::text, 'at', ${DB_NOW_ISO},
             'events', jsonb_agg(jsonb_build_array(id::text, "subjectId", payload->'from', payload->'to', payload->'reason', payload->'scope') ORDER BY id)))::text AS events,
           jsonb_build_object('refs', jsonb_agg(id::text ORDER BY id))::text AS refs
         FROM numbered GROUP BY chunk
@@ -86,29 +115,86 @@ export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, 
 
 /**
  * The one statement that changes the status of work of any kind, one row or
- * a batch: it moves the picked rows, applies the side effects of the target
- * status, stores a STATUS event per row and NOTIFYs them in chunks, so the
- * change and its events commit together (and are heard of only then).
- * Returns the moved rows as they are now, each with `fromStatus`.
+ * a batch: it moves the picked rows the status machine lets go to their
+ * target (a requested stop winning over a retry or a wait), applies the
+ * side effects of the target status, stores a STATUS event per row and
+ * NOTIFYs them in chunks, so the change and its events commit together (and
+ * are heard of only then). Returns the moved rows as they are now, each with
+ * `fromStatus`, and after them the picked rows it refused, as they are, each
+ * with the `refusedTo` it was refused.
  */
-export function moveStatement(kind: WorkKind, move: Move, now = new Date()): Prisma.Sql {
+export function moveStatement(kind: WorkKind, move: Move): Prisma.Sql {
   const table = tableOf(kind);
-  const to = typeof move.to === "string" ? Prisma.sql`${move.to}::text` : Prisma.sql`(${move.to})::text`;
-  const assignments = Prisma.join([Prisma.sql`status = ${to}::"Status"`, Prisma.sql`"updatedAt" = ${now}`, ...sideEffects(kind, to, move.owner, now), ...(move.set ? [move.set] : [])], ", ");
-  const reason = typeof move.reason === "string" ? Prisma.sql`${redactText(move.reason)}::text` : move.reason;
+  const asked = typeof move.to === "string" ? Prisma.sql`${move.to}::text` : Prisma.sql`(${move.to})::text`;
+  const to = effectiveTarget(kind, asked);
+  const assignments = Prisma.join([Prisma.sql`status = (${to})::"Status"`, Prisma.sql`"updatedAt" = ${DB_NOW}`, ...sideEffects(kind, to, move.owner, move.restart), ...(move.set ? [move.set] : [])], ", ");
+  const given = typeof move.reason === "string" ? Prisma.sql`${redactText(move.reason)}::text` : move.reason;
+  // The reason says so when a requested stop took the place of the target.
+  const reason = Prisma.sql`CASE WHEN (${to}) <> (${asked}) THEN (CASE WHEN (${to}) = 'CANCELLED' THEN 'cancelled on request' ELSE 'paused on request' END) || ' (instead of: ' || (${given}) || ')' ELSE (${given}) END`;
   return Prisma.sql`
     WITH ${move.before ? Prisma.sql`${move.before}, ` : Prisma.empty}picked AS (${move.picked}),
     moved AS (
       UPDATE ${table} t SET ${assignments}
-      FROM picked WHERE t.id = picked.id
+      FROM picked WHERE t.id = picked.id AND ${legalMove(Prisma.sql`t.status`, to)}
       RETURNING ${columnsOf(kind, "t")}, picked.status AS "fromStatus", ${reason} AS "moveReason"
-    ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`, now)}
-    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus" FROM moved
+    ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`)}
+    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", NULL::text AS "refusedTo" FROM moved
     -- A condition on the notices alone is a one-time filter, checked before any row: they go out even when no row comes back.
-    WHERE (SELECT count(*) FROM notices) >= 0${move.returning ? Prisma.sql` AND (${move.returning})` : Prisma.empty}`;
+    WHERE (SELECT count(*) FROM notices) >= 0${move.returning ? Prisma.sql` AND (${move.returning})` : Prisma.empty}
+    UNION ALL
+    SELECT ${columnsOf(kind, "t")}, t.status, (${to}) FROM picked JOIN ${table} t ON t.id = picked.id
+    WHERE NOT EXISTS (SELECT 1 FROM moved WHERE moved.id = picked.id)`;
 }
 
-/** Runs a move; the moved rows (or those `returning` keeps) as they are now, each with the status it had. */
-export async function moveWork<Row>(db: Db, kind: WorkKind, move: Move): Promise<(Row & { fromStatus: Status })[]> {
-  return db.$queryRaw<(Row & { fromStatus: Status })[]>(moveStatement(kind, move));
+/** A row as a move returns it: as it is now, with the status it had (refused rows: with the target they were refused). */
+export type Moved<Row> = Row & { fromStatus: Status; refusedTo: Status | null };
+
+/**
+ * Runs a move; the moved rows (or those `returning` keeps) as they are now,
+ * each with the status it had. Rows the machine refused throw
+ * IllegalTransitionError unless the move says "skip"; then they come back
+ * too, marked with `refusedTo`.
+ */
+export async function moveWork<Row>(db: Db, kind: WorkKind, move: Move): Promise<Moved<Row>[]> {
+  const rows = await db.$queryRaw<Moved<Row & { id: number }>[]>(moveStatement(kind, move));
+  if (move.onRefused === "skip") return rows;
+  const refused = rows.find((row) => row.refusedTo !== null);
+  if (refused) throw new IllegalTransitionError(kind.subject, refused.id, (refused as unknown as { status: Status }).status, refused.refusedTo!);
+  return rows;
+}
+
+export interface Transition {
+  id: number;
+  /** The status the caller read (under a lock) and moves the work from. */
+  from: Status;
+  to: Status;
+  reason: string;
+  /** With `to: "RUNNING"`: the lease's owner. */
+  owner?: string;
+  /** More assignments of the same statement (see Move.set). */
+  set?: Prisma.Sql;
+  /** See Move.restart. */
+  restart?: boolean;
+}
+
+/**
+ * Moves one piece of work from the status the caller read to another, with
+ * the target's side effects and its STATUS event, in one statement. An
+ * illegal transition is refused before any write; a row whose status
+ * changed meanwhile is a ConflictError.
+ */
+export async function transition<Row>(db: Db, kind: WorkKind, change: Transition): Promise<Row> {
+  const { id, from, to } = change;
+  if (!canTransition(from, to)) throw new IllegalTransitionError(kind.subject, id, from, to);
+  const [moved] = await moveWork<Row>(db, kind, {
+    picked: Prisma.sql`SELECT id, status FROM ${tableOf(kind)} WHERE id = ${id} AND status = ${from}::"Status" FOR UPDATE`,
+    to,
+    reason: change.reason,
+    owner: change.owner,
+    set: change.set,
+    restart: change.restart,
+  });
+  if (!moved) throw new ConflictError(`${kind.subject} ${id} is no longer ${from}; nothing was changed`);
+  const { fromStatus: _from, refusedTo: _refused, ...row } = moved;
+  return row as Row;
 }

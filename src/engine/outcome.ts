@@ -1,7 +1,8 @@
 import type { Status } from "../generated/prisma/client.js";
 import { describeError } from "./error-text.js";
 import { RateLimitedError, UpstreamError } from "./http-client.js";
-import { isPermanent } from "./processor.js";
+import { isPermanent, PermanentError } from "./processor.js";
+import { storableJson, storableText } from "./storable.js";
 import { redactText } from "../secrets.js";
 
 // How one attempt at a row ended, and what that makes of the row: decided here, written by the runner.
@@ -11,16 +12,20 @@ const MAX_RETRY_DELAY_MS = 3600_000;
 /** A result larger than this is refused: results are for answers, not payloads (store files, like image-normalize). */
 const MAX_RESULT_BYTES = 256 * 1024;
 
-export type StopReason = "cancel" | "shutdown" | "lost";
+/** Why a running attempt was told to stop: a cancel, the process shutting down, or its lease lost to another worker. */
+export type AttemptStop = "cancel" | "shutdown" | "lost";
 
 /** How an attempt ended, to be written in the next batch. */
 export interface Outcome {
   id: number;
+  /** The attempt's lease owner: only that attempt's row is ended. */
+  owner: string;
   to: Extract<Status, "COMPLETED" | "FAILED" | "PENDING" | "WAITING" | "CANCELLED">;
   reason: string;
   result: unknown;
   error: string | null;
-  runAfter: Date | null;
+  /** Not to run again before this long from when the end is written (on the database's clock): a retry's backoff, a rate limit. */
+  delayMs: number | null;
   /** 1 when the attempt does not count (a rate limit, a shutdown). */
   attemptsBack: number;
 }
@@ -28,33 +33,42 @@ export interface Outcome {
 /** What the runner reads of a claimed row; every runnable kind's table has these columns. */
 export interface RunnableRow {
   id: number;
+  status: Status;
   attempts: number;
   maxAttempts: number;
 }
 
-export function classify(item: RunnableRow, error: unknown, stopped: StopReason | undefined, retry: { delayMs: number; factor: number }): Outcome | null {
-  const base = { id: item.id, result: null, runAfter: null, attemptsBack: 0 };
+type Base = Pick<Outcome, "id" | "owner">;
+
+/** A finished run: its result, made storable (a result over MAX_RESULT_BYTES is a PermanentError). */
+export function completed(base: Base, result: unknown): Outcome {
+  const text = JSON.stringify(result ?? null);
+  if (Buffer.byteLength(text) > MAX_RESULT_BYTES) throw new PermanentError(`The result is larger than ${MAX_RESULT_BYTES / 1024} kB`);
+  return { ...base, to: "COMPLETED", reason: "done", result: storableJson(JSON.parse(text) as unknown), error: null, delayMs: null, attemptsBack: 0 };
+}
+
+/** How an attempt that threw or was stopped ends; null when nothing of it may be written (its lease is lost). */
+export function classify(item: RunnableRow, base: Base, error: unknown, stopped: AttemptStop | undefined, retry: { delayMs: number; factor: number }): Outcome | null {
+  const none = { ...base, result: null, delayMs: null, attemptsBack: 0 };
   if (stopped === "lost") return null; // another worker has it now: nothing of ours may be written
-  if (stopped === "cancel") return { ...base, to: "CANCELLED", reason: "cancelled on request", error: null };
-  if (stopped === "shutdown") return { ...base, to: "PENDING", reason: "worker shutting down; handed back", error: null, attemptsBack: 1 };
+  if (stopped === "cancel") return { ...none, to: "CANCELLED", reason: "cancelled on request", error: null };
+  if (stopped === "shutdown") return { ...none, to: "PENDING", reason: "worker shutting down; handed back", error: null, attemptsBack: 1 };
   if (error instanceof RateLimitedError) {
-    return { ...base, to: "WAITING", reason: `Rate limited by the upstream until ${error.until.toISOString()}`, error: error.message, runAfter: error.until, attemptsBack: 1 };
+    const delayMs = Math.max(0, error.until.getTime() - Date.now());
+    return { ...none, to: "WAITING", reason: `Rate limited by the upstream for ${delayMs} ms`, error: error.message, delayMs, attemptsBack: 1 };
   }
-  const message = error instanceof UpstreamError || isPermanent(error) ? redactText((error as Error).message) : describeError(error);
+  const message = storableText(error instanceof UpstreamError || isPermanent(error) ? redactText((error as Error).message) : describeError(error), 2000);
   const permanent = isPermanent(error) || (error instanceof UpstreamError && !error.transient);
   if (permanent || item.attempts >= item.maxAttempts) {
     const why = permanent ? "" : ` (${item.attempts} of ${item.maxAttempts} attempts)`;
-    return { ...base, to: "FAILED", reason: `${message}${why}`, error: message };
+    return { ...none, to: "FAILED", reason: `${message}${why}`, error: message };
   }
-  const delay = Math.min(MAX_RETRY_DELAY_MS, retry.delayMs * retry.factor ** (item.attempts - 1));
-  const runAfter = new Date(Date.now() + delay);
-  return { ...base, to: "PENDING", reason: `attempt ${item.attempts} of ${item.maxAttempts} failed: ${message}; retrying in ${delay} ms, at ${runAfter.toISOString()}`, error: message, runAfter };
+  const delayMs = Math.min(MAX_RETRY_DELAY_MS, retry.delayMs * retry.factor ** (item.attempts - 1));
+  return { ...none, to: "PENDING", reason: `attempt ${item.attempts} of ${item.maxAttempts} failed: ${message}; retrying in ${delayMs} ms`, error: message, delayMs };
 }
 
-/** A result as it may be stored: JSON within MAX_RESULT_BYTES, without U+0000 (which jsonb cannot hold). */
-export function storable(result: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
-  const text = JSON.stringify(result ?? null);
-  if (text.includes("\\u0000")) return { ok: false, message: "The result holds the character U+0000, which PostgreSQL cannot store" };
-  if (Buffer.byteLength(text) > MAX_RESULT_BYTES) return { ok: false, message: `The result is larger than ${MAX_RESULT_BYTES / 1024} kB` };
-  return { ok: true, value: JSON.parse(text) };
+/** The outcome of a row whose own outcome could not be written (its data broke the statement): FAILED, saying why. */
+export function unwritable(outcome: Outcome, error: unknown): Outcome {
+  const message = `its outcome could not be stored: ${describeError(error)}`;
+  return { ...outcome, to: "FAILED", reason: message, result: null, error: storableText(message, 2000), delayMs: null, attemptsBack: 0 };
 }

@@ -1,52 +1,35 @@
 import type PgBoss from "pg-boss";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Tx } from "../db/client.js";
 
 /**
- * Every pg-boss queue, declared once. A job carries ids only;
- * its handler reads the state from the tables (docs/architecture.md, rule 1).
+ * pg-boss queues, each declared once by the part that owns it (a kind of
+ * work, a maintenance task): its name, its payload's schema, its options.
+ * A job carries ids only; its handler reads the state from the tables
+ * (Postgres is the truth). The service creates every declared queue at
+ * start.
  */
-export const QUEUES = {
-  /**
-   * Runs (or continues) one import. Retries are the engine's own (a crash
-   * count on the row, a sweep for stale leases), so pg-boss does not retry;
-   * a job may run for hours, hence the long expiry.
-   */
-  importRun: {
-    name: "import-run",
-    payload: z.object({ importId: z.number().int().positive() }),
-    options: { policy: "standard", retryLimit: 0, expireInHours: 23, retentionDays: 7 } satisfies Omit<PgBoss.Queue, "name">,
-  },
-  /**
-   * Deletes old LOG and STATUS events of finished work (EVENT_RETENTION_DAYS),
-   * on a cron schedule; one run at a time across every process.
-   */
-  eventRetention: {
-    name: "event-retention",
-    payload: z.object({}).passthrough(),
-    options: { policy: "singleton", retryLimit: 2, retryDelay: 60, expireInHours: 1, retentionDays: 7 } satisfies Omit<PgBoss.Queue, "name">,
-  },
-} as const;
-
-export type QueueName = keyof typeof QUEUES;
-export type Payload<Q extends QueueName> = z.infer<(typeof QUEUES)[Q]["payload"]>;
-
-export async function createQueues(boss: PgBoss): Promise<void> {
-  for (const queue of Object.values(QUEUES)) await boss.createQueue(queue.name, { name: queue.name, ...queue.options });
+export interface QueueDeclaration<P> {
+  name: string;
+  payload: z.ZodType<P>;
+  options: Omit<PgBoss.Queue, "name">;
 }
 
+export interface Queue<P> extends QueueDeclaration<P> {
+  /** Sends a job, inside `tx` when given (with the row that needs it: the job exists only if the row does), after `delayMs` if given. */
+  send(payload: P, options?: { tx?: Tx; delayMs?: number }): Promise<void>;
+  /** Starts `count` workers of this queue in this process, one job at a time each. */
+  work(count: number, handler: (payload: P) => Promise<void>): Promise<void>;
+  /** This process's workers look for jobs now rather than at their next poll: call it once the job's transaction has committed. */
+  wake(): void;
+  /** This process's workers stop asking for jobs (at shutdown: a job fetched now would only be handed on). */
+  stopWorking(): Promise<void>;
+}
+
+const declared = new Map<string, Queue<unknown>>();
 let current: PgBoss | undefined;
-const localWorkers = new Map<QueueName, string[]>();
-const handlers = new Map<QueueName, { count: number; handler: PgBoss.WorkHandler<unknown> }>();
-
-/** The process's pg-boss, set by the service at start. */
-export function setBoss(boss: PgBoss | undefined): void {
-  current = boss;
-  if (!boss) {
-    localWorkers.clear();
-    handlers.clear();
-  }
-}
+/** This process's workers: each queue's handler and how many run, and their pg-boss ids while they poll. */
+const workers = new Map<string, { count: number; handler: PgBoss.WorkHandler<unknown>; ids: string[] }>();
 
 /** pg-boss's `db` option over a Prisma transaction: the job exists only if the transaction commits. */
 function inTransaction(tx: Tx): PgBoss.Db {
@@ -55,22 +38,59 @@ function inTransaction(tx: Tx): PgBoss.Db {
   };
 }
 
-/** Sends a job, inside `tx` when given (enqueue with the row that needs it). */
-export async function sendJob<Q extends QueueName>(queue: Q, payload: Payload<Q>, options: { tx?: Tx; startAfter?: Date } = {}): Promise<void> {
+function boss(): PgBoss {
   if (!current) throw new Error("pg-boss is not started");
-  const { name, payload: schema } = QUEUES[queue];
-  await current.send(name, schema.parse(payload), {
-    ...(options.startAfter ? { startAfter: options.startAfter } : {}),
-    ...(options.tx ? { db: inTransaction(options.tx) } : {}),
-  });
+  return current;
 }
 
-/** Starts `count` workers of a queue in this process (one job at a time each). */
-export async function startWorkers(boss: PgBoss, queue: QueueName, count: number, handler: PgBoss.WorkHandler<unknown>): Promise<void> {
-  handlers.set(queue, { count, handler });
-  const ids = localWorkers.get(queue) ?? [];
-  for (let i = 0; i < count; i++) ids.push(await boss.work(QUEUES[queue].name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, handler));
-  localWorkers.set(queue, ids);
+async function startPolling(name: string): Promise<void> {
+  const entry = workers.get(name)!;
+  for (let i = entry.ids.length; i < entry.count; i++) entry.ids.push(await boss().work(name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, entry.handler));
+}
+
+/** Declares a queue (once per name, at module load); the service creates it at start. */
+export function declareQueue<P>(declaration: QueueDeclaration<P>): Queue<P> {
+  if (declared.has(declaration.name)) throw new Error(`The queue "${declaration.name}" is declared twice`);
+  const queue: Queue<P> = {
+    ...declaration,
+    async send(payload, options = {}) {
+      await boss().send(declaration.name, declaration.payload.parse(payload) as object, {
+        // Seconds from now on the database's clock, like every due time (src/engine/clock.ts).
+        ...(options.delayMs ? { startAfter: Math.ceil(options.delayMs / 1000) } : {}),
+        ...(options.tx ? { db: inTransaction(options.tx) } : {}),
+      });
+    },
+    async work(count, handle) {
+      const handler: PgBoss.WorkHandler<unknown> = async (jobs) => {
+        for (const job of jobs) await handle(declaration.payload.parse(job.data));
+      };
+      workers.set(declaration.name, { count, handler, ids: [] });
+      await startPolling(declaration.name);
+    },
+    wake() {
+      for (const id of workers.get(declaration.name)?.ids ?? []) current?.notifyWorker(id);
+    },
+    async stopWorking() {
+      const entry = workers.get(declaration.name);
+      if (!entry) return;
+      workers.delete(declaration.name);
+      await current?.offWork(declaration.name);
+    },
+  };
+  declared.set(declaration.name, queue as Queue<unknown>);
+  return queue;
+}
+
+/** Creates every declared queue (idempotent), and makes `boss` the one jobs are sent through. */
+export async function createQueues(started: PgBoss): Promise<void> {
+  for (const queue of declared.values()) await started.createQueue(queue.name, { name: queue.name, ...queue.options });
+  current = started;
+}
+
+/** Forgets pg-boss and this process's workers (at shutdown, once pg-boss has stopped). */
+export function forgetBoss(): void {
+  current = undefined;
+  workers.clear();
 }
 
 /**
@@ -78,26 +98,19 @@ export async function startWorkers(boss: PgBoss, queue: QueueName, count: number
  * away, each poll would only fail); jobs already running go on.
  */
 export async function pauseWorkers(): Promise<void> {
-  for (const queue of handlers.keys()) await current?.offWork(QUEUES[queue].name);
-  localWorkers.clear();
+  for (const [name, entry] of workers) {
+    await current?.offWork(name);
+    entry.ids = [];
+  }
 }
 
 /** Starts the paused workers again. */
 export async function resumeWorkers(): Promise<void> {
   if (!current) return;
-  for (const [queue, { count, handler }] of handlers) {
-    if (!localWorkers.get(queue)?.length) {
-      handlers.delete(queue);
-      await startWorkers(current, queue, count, handler);
-    }
-  }
+  for (const name of workers.keys()) await startPolling(name);
 }
 
-/**
- * This process's workers of `queue` look for jobs now rather than at their
- * next poll (up to half a second later). Call it once the transaction that
- * sent the job has committed; workers in other processes still poll.
- */
-export function wakeWorkers(queue: QueueName): void {
-  for (const id of localWorkers.get(queue) ?? []) current?.notifyWorker(id);
+/** The pg-boss of this process, for what a queue declaration does not cover (cron schedules). */
+export function currentBoss(): PgBoss {
+  return boss();
 }

@@ -1,16 +1,19 @@
 import { Prisma } from "../generated/prisma/client.js";
-import { databaseUp, reportDatabaseError, waitForDatabase } from "../db/availability.js";
+import { databaseUp, isDatabaseUnavailable, reportDatabaseError, waitForDatabase } from "../db/availability.js";
 import { prisma } from "../db/client.js";
+import type { Logger } from "../logger.js";
+import { dbNowPlus } from "./clock.js";
 import { recordEvent } from "./events.js";
-import { column, tableOf, type WorkKind } from "./kind.js";
-import { LEASE_RENEW_MS, renewLeases } from "./lease.js";
+import { column, columnsOf, tableOf, type WorkKind } from "./kind.js";
+import { leaseKey, newOwner } from "./lease.js";
 import { moveWork, type Move } from "./move.js";
-import { classify, storable, type Outcome, type RunnableRow, type StopReason } from "./outcome.js";
-import { createProgressReporter } from "./progress.js";
-import { createWaker } from "./waker.js";
-import { listenForWork } from "./wake.js";
-import type { WorkerDeps } from "./worker-deps.js";
+import { classify, completed, unwritable, type AttemptStop, type Outcome, type RunnableRow } from "./outcome.js";
 import { PermanentError, type AnyProcessor } from "./processor.js";
+import { createProgressReporter } from "./progress.js";
+import { storableJsonText } from "./storable.js";
+import { createWaker } from "./waker.js";
+import { listenForWork, type WorkNotice } from "./wake.js";
+import type { WorkerDeps } from "./worker-deps.js";
 
 export type { RunnableRow };
 
@@ -18,11 +21,7 @@ export type { RunnableRow };
 const POLL_MS = 1000;
 
 /** What endAndClaim's `picked` has of each row, an end or a claim, named (src/db/prepared-statements.ts names no statement with a `*`). */
-const END_COLUMNS = Prisma.raw(`id, status, "to", reason, result, error, "runAfter", "attemptsDelta"`);
-
-interface Running {
-  controller: AbortController;
-}
+const END_COLUMNS = Prisma.raw(`id, status, "to", reason, result, error, "delayMs", "attemptsDelta"`);
 
 /**
  * A kind of work the runner runs through processors, one row at a time
@@ -38,12 +37,13 @@ export interface Runnable<Row extends RunnableRow> {
   task(row: Row): { processor: string; input: unknown; scope: string };
   /**
    * Up to `count` due rows of these processors, in the order they should
-   * run, each locked FOR UPDATE SKIP LOCKED: the claim's `picked` (and the
-   * CTEs it needs). `freeing`, for a freedByEnd kind, names a relation of
-   * the rows the same statement ends (`id`, and `scope`: the value of the
-   * kind's scope column): their slots count as free.
+   * run, each locked FOR UPDATE SKIP LOCKED, none whose attempts are spent:
+   * the claim's `picked` (and the CTEs it needs). `freeing`, for a
+   * freedByEnd kind, names a relation of the rows the same statement ends
+   * (`id`, and `scope`: the value of the kind's scope column): their slots
+   * count as free.
    */
-  claim(count: number, processors: string[], now: Date, freeing?: Prisma.Sql): Pick<Move, "picked" | "before">;
+  claim(count: number, processors: string[], freeing?: Prisma.Sql): Pick<Move, "picked" | "before">;
   /**
    * Its rows free what the claim counts only once their ends are written
    * (a job's concurrency counts RUNNING rows), not as their runs return. The
@@ -53,8 +53,8 @@ export interface Runnable<Row extends RunnableRow> {
    * than claiming in vain while they are written.
    */
   freedByEnd?: boolean;
-  /** What a claim that lost a race fails with (a constraint, a trigger's exception): it is tried again at once. */
-  claimConflict?: RegExp;
+  /** Whether an error is a claim that lost a race (known by its SQLSTATE): it is tried again at once. */
+  claimConflict?(error: unknown): boolean;
   /**
    * Called with the rows whose ends were just written (committed), and the
    * rows claimed in the same statement, to act on what they add up to, e.g.
@@ -62,6 +62,56 @@ export interface Runnable<Row extends RunnableRow> {
    * crash sweep must make up for it.
    */
   afterEnd?(rows: Row[], claimed: Row[]): Promise<unknown>;
+}
+
+/** One claim of one row by this process: its own lease owner, its signal. */
+interface Attempt<Row> {
+  row: Row;
+  owner: string;
+  controller: AbortController;
+  stopped?: AttemptStop;
+  release(): void;
+}
+
+/**
+ * The statement that writes how some attempts ended (each guarded by its
+ * own lease owner, so an end of an old attempt never ends a newer one) and
+ * claims up to `claim.count` due rows under the claim's owner, whatever
+ * their statuses: the loop's claims (no ends), a batch's ends (no claim),
+ * or for a freedByEnd kind both, the claim filling the slots the ends free,
+ * so a job's count of running steps never passes through a state in which
+ * they are free but unclaimed. Only the claimed rows come back (and any the
+ * status machine refused). Text in the outcomes is made storable here, so
+ * no row's data can fail the batch.
+ */
+export function endAndClaim<Row extends RunnableRow>(runnable: Runnable<Row>, outcomes: Outcome[], claim: { count: number; owner: string; processors: string[] } | null): Move {
+  const { kind } = runnable;
+  const scope = kind.scope ? column("w", kind.scope) : Prisma.sql`NULL`;
+  const ended = Prisma.sql`
+    SELECT w.id, w.status, o."to", o.reason, o.result, o.error, o."delayMs", -o."attemptsBack" AS "attemptsDelta", ${scope} AS scope
+    FROM ${tableOf(kind)} w
+    JOIN jsonb_to_recordset(${storableJsonText(JSON.stringify(outcomes))}::jsonb)
+      AS o(id int, owner text, "to" text, reason text, result jsonb, error text, "delayMs" float8, "attemptsBack" int) ON o.id = w.id AND w."leaseOwner" = o.owner
+    WHERE w.status = 'RUNNING'
+    FOR UPDATE OF w`;
+  const more = claim && claim.count > 0 ? runnable.claim(claim.count, claim.processors, Prisma.sql`ended`) : null;
+  return {
+    before: Prisma.sql`ended AS (${ended})${more?.before ? Prisma.sql`, ${more.before}` : Prisma.empty}`,
+    picked: more
+      ? Prisma.sql`SELECT ${END_COLUMNS} FROM ended UNION ALL
+          SELECT c.id, c.status, 'RUNNING', NULL, NULL::jsonb, NULL, NULL::float8, 1 FROM (${more.picked}) c`
+      : Prisma.sql`SELECT ${END_COLUMNS} FROM ended`,
+    to: Prisma.sql`picked."to"`,
+    owner: claim?.owner,
+    reason: Prisma.sql`COALESCE(picked.reason, 'attempt ' || t.attempts || ' of ' || t."maxAttempts")`,
+    set: Prisma.sql`
+      result = CASE WHEN picked."to" = 'RUNNING' THEN t.result ELSE picked.result END, error = picked.error,
+      "runAfter" = CASE WHEN picked."delayMs" IS NULL THEN t."runAfter" ELSE ${dbNowPlus(Prisma.sql`picked."delayMs"`)} END,
+      attempts = t.attempts + picked."attemptsDelta"`,
+    // Only the claimed rows come back: the ended ones are done with, and decoding them would cost the worker for nothing.
+    returning: Prisma.sql`moved.status = 'RUNNING'`,
+    onRefused: "skip",
+  };
 }
 
 /**
@@ -73,78 +123,178 @@ export interface Runnable<Row extends RunnableRow> {
  * every second for the rest. pg-boss is not on this path: its fetch sleeps
  * after every poll and slows as a backlog grows.
  */
-export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Row>, deps: WorkerDeps): Promise<{ stop(): Promise<void> }> {
-  const { config, log, http, shutdown } = deps;
-  const { kind, noun } = runnable;
-  const owner = `${deps.owner}/${kind.table}`;
-  const concurrency = config.WORKER_CONCURRENCY;
-  const retry = { delayMs: config.RETRY_DELAY_MS, factor: config.BACKOFF_FACTOR };
-  const running = new Map<number, Running>();
-  const stopReasons = new Map<number, StopReason>();
-  const waker = createWaker();
+class Runner<Row extends RunnableRow> {
+  private readonly running = new Map<string, Attempt<Row>>();
+  /** Rows claimed and not yet recorded as ended (what `afterEnd` is given), by lease key. */
+  private readonly claimed = new Map<string, Row>();
+  private readonly waker = createWaker();
   /** Ends not yet written; a batch is written while the next one gathers. */
-  let pending: Outcome[] = [];
-  let flushing = Promise.resolve();
-  /** Rows claimed and not yet recorded as ended (what `afterEnd` is given). */
-  const claimed = new Map<number, Row>();
+  private pending: Outcome[] = [];
+  private flushing = Promise.resolve();
+  /** Owners of claims whose answer was lost: their rows may be RUNNING under them, and are taken up before anything new. */
+  private unconfirmed: string[] = [];
   /** Slots a claim in flight (the loop's, or a refill) may fill: not free for another. */
-  let reserved = 0;
-  let stopping = false;
-
-  const { processors } = deps;
-  const stop = (id: number, reason: StopReason) => {
-    const entry = running.get(id);
-    if (!entry || entry.controller.signal.aborted) return;
-    stopReasons.set(id, reason);
-    entry.controller.abort(new Error(`stopped: ${reason}`));
-  };
-
-  const listener = await listenForWork(
-    deps.databaseUrl,
-    (notice) => {
-      if ("queue" in notice) return void (processors.get(notice.queue) && waker.wake());
-      if (notice.cancel.kind === kind.subject) for (const id of notice.cancel.ids) stop(id, "cancel");
-    },
-    log,
-  );
-
-  /**
-   * Records how some rows ended, in one statement whatever their statuses,
-   * and claims up to `count` due rows in the same statement: the loop's
-   * claims (no ends), a batch's ends (no claim), or for a freedByEnd kind
-   * both, the claim filling the slots the ends free, so a job's count of
-   * running steps never passes through a state in which they are free but
-   * unclaimed. Returns the rows it claimed.
-   */
-  const endAndClaim = async (outcomes: Outcome[], count: number): Promise<Row[]> => {
-    const scope = kind.scope ? column("w", kind.scope) : Prisma.sql`NULL`;
-    const ended = Prisma.sql`
-      SELECT w.id, w.status, o."to", o.reason, o.result, o.error, o."runAfter", -o."attemptsBack" AS "attemptsDelta", ${scope} AS scope
-      FROM ${tableOf(kind)} w
-      JOIN jsonb_to_recordset(${JSON.stringify(outcomes)}::jsonb)
-        AS o(id int, "to" text, reason text, result jsonb, error text, "runAfter" timestamptz, "attemptsBack" int) ON o.id = w.id
-      WHERE w.status = 'RUNNING' AND w."leaseOwner" = ${owner}
-      FOR UPDATE OF w`;
-    const more = count > 0 ? runnable.claim(count, processors.names(), new Date(), Prisma.sql`ended`) : null;
-    return moveWork<Row>(prisma(), kind, {
-      before: Prisma.sql`ended AS (${ended})${more?.before ? Prisma.sql`, ${more.before}` : Prisma.empty}`,
-      picked: more
-        ? Prisma.sql`SELECT ${END_COLUMNS} FROM ended UNION ALL
-            SELECT c.id, c.status, 'RUNNING', NULL, NULL::jsonb, NULL, NULL::timestamptz, 1 FROM (${more.picked}) c`
-        : Prisma.sql`SELECT ${END_COLUMNS} FROM ended`,
-      to: Prisma.sql`picked."to"`,
-      owner,
-      reason: Prisma.sql`COALESCE(picked.reason, 'attempt ' || t.attempts || ' of ' || t."maxAttempts")`,
-      set: Prisma.sql`
-        result = CASE WHEN picked."to" = 'RUNNING' THEN t.result ELSE picked.result END, error = picked.error,
-        "runAfter" = COALESCE(picked."runAfter" AT TIME ZONE 'UTC', t."runAfter"), attempts = t.attempts + picked."attemptsDelta"`,
-      // Only the claimed rows come back: the ended ones are done with, and decoding them would cost the worker for nothing.
-      returning: Prisma.sql`moved."fromStatus" <> 'RUNNING'`,
-    });
-  };
-
+  private reserved = 0;
   /** The earliest retry or wait this process wrote: it looks for work then rather than at its next poll. */
-  let nextDue = Number.POSITIVE_INFINITY;
+  private nextDue = Number.POSITIVE_INFINITY;
+  private stopping = false;
+  private readonly log: Logger;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly runnable: Runnable<Row>,
+    private readonly deps: WorkerDeps,
+  ) {
+    this.log = deps.log;
+    this.concurrency = deps.config.WORKER_CONCURRENCY;
+  }
+
+  private get free(): number {
+    return this.concurrency - this.running.size - this.reserved;
+  }
+
+  onNotice(notice: WorkNotice): void {
+    if ("queue" in notice) {
+      if (this.deps.processors.get(notice.queue)) this.waker.wake();
+    } else if (notice.stop.kind === this.runnable.kind.subject && notice.stop.flag === "cancel") {
+      const ids = new Set(notice.stop.ids);
+      for (const attempt of this.running.values()) if (ids.has(attempt.row.id)) this.abort(attempt, "cancel");
+    }
+  }
+
+  private abort(attempt: Attempt<Row>, reason: AttemptStop): void {
+    if (attempt.controller.signal.aborted) return;
+    attempt.stopped = reason;
+    attempt.controller.abort(new Error(`stopped: ${reason}`));
+  }
+
+  /** Runs one statement of the kind's; its claimed rows (refused ones are logged: a bug, never a reason to fail the batch). */
+  private async execute(move: Move): Promise<Row[]> {
+    const rows = await moveWork<Row>(prisma(), this.runnable.kind, move);
+    const refused = rows.filter((row) => row.refusedTo !== null);
+    if (refused.length > 0) {
+      this.log.error({ kind: this.runnable.kind.subject, refused: refused.map((row) => ({ id: row.id, to: row.refusedTo })) }, "the status machine refused moves of this worker's; their leases will lapse");
+    }
+    return rows.filter((row) => row.refusedTo === null).map(({ fromStatus: _from, refusedTo: _to, ...row }) => row as unknown as Row);
+  }
+
+  /** Claims up to `count` rows under a new owner and starts them. A claim whose answer is lost is taken up at the next look (reattach). */
+  private async claim(count: number, outcomes: Outcome[] = []): Promise<Row[]> {
+    const owner = newOwner(this.deps.owner);
+    try {
+      const rows = await this.execute(endAndClaim(this.runnable, outcomes, { count, owner, processors: this.deps.processors.names() }));
+      this.take(rows, owner);
+      return rows;
+    } catch (error) {
+      if (count > 0 && isDatabaseUnavailable(error)) this.unconfirmed.push(owner);
+      throw error;
+    }
+  }
+
+  /** Starts the rows that claims whose answers were lost may have taken (they are RUNNING under those owners, their attempts counted). */
+  private async reattach(): Promise<void> {
+    const owners = this.unconfirmed;
+    const { kind } = this.runnable;
+    const rows = await prisma().$queryRaw<(Row & { leaseOwner: string })[]>`
+      SELECT ${columnsOf(kind, "t")} FROM ${tableOf(kind)} t WHERE t.status = 'RUNNING' AND t."leaseOwner" = ANY(${owners}::text[])`;
+    this.unconfirmed = this.unconfirmed.filter((owner) => !owners.includes(owner));
+    for (const row of rows) this.take([row], row.leaseOwner);
+    if (rows.length > 0) this.log.info({ kind: kind.subject, count: rows.length }, "took up rows a claim had taken before its answer was lost");
+  }
+
+  /** Runs claimed rows, each through its processor, each holding its lease through the process's keeper. */
+  private take(rows: Row[], owner: string): void {
+    for (const row of rows) {
+      const processor = this.deps.processors.get(this.runnable.task(row).processor);
+      if (!processor) continue; // claims take only this process's processors' rows
+      this.claimed.set(leaseKey(row.id, owner), row);
+      const controller = new AbortController();
+      const attempt: Attempt<Row> = { row, owner, controller, release: () => undefined };
+      attempt.release = this.deps.leases.hold({
+        kind: this.runnable.kind,
+        id: row.id,
+        owner,
+        lost: () => this.abort(attempt, "lost"),
+        flags: (flags) => flags.cancelRequested && this.abort(attempt, "cancel"),
+      });
+      this.running.set(leaseKey(row.id, owner), attempt);
+      void this.run(attempt, processor);
+    }
+  }
+
+  private async run(attempt: Attempt<Row>, processor: AnyProcessor): Promise<void> {
+    const { row, owner, controller } = attempt;
+    const { kind } = this.runnable;
+    const { input: payload, scope } = this.runnable.task(row);
+    const progress = createProgressReporter(this.log);
+    const { shutdown } = this.deps;
+    // A shutdown aborts the attempt's own controller (not AbortSignal.any, which costs 13 µs a row here).
+    const onShutdown = () => this.abort(attempt, "shutdown");
+    shutdown.addEventListener("abort", onShutdown);
+    if (shutdown.aborted) onShutdown();
+    const base = { id: row.id, owner };
+    const retry = { delayMs: this.deps.config.RETRY_DELAY_MS, factor: this.deps.config.BACKOFF_FACTOR };
+    let outcome: Outcome | null;
+    try {
+      const input = processor.input.safeParse(payload);
+      if (!input.success) throw new PermanentError(`The input no longer fits the processor "${processor.name}": ${input.error.message}`);
+      const result = await processor.run(
+        {
+          http: this.deps.http,
+          signal: controller.signal,
+          attempt: row.attempts,
+          itemId: row.id,
+          log: async (level, message) => void (await recordEvent(prisma(), { kind: "LOG", subjectKind: kind.subject, subjectId: row.id, scope, level, message })),
+          progress: (done, total) =>
+            progress.report({ subjectKind: kind.subject, subjectId: row.id, scope, done, total, progress: total ? Math.min(1, done / total) : null, ratePerSecond: null, etaSeconds: null, counters: {} }),
+        },
+        input.data,
+      );
+      outcome = attempt.stopped ? classify(row, base, null, attempt.stopped, retry) : completed(base, result);
+    } catch (error) {
+      outcome = classify(row, base, error, attempt.stopped, retry);
+    } finally {
+      shutdown.removeEventListener("abort", onShutdown);
+      attempt.release();
+      await progress.flush();
+    }
+    this.running.delete(leaseKey(row.id, owner));
+    if (outcome) this.finish(outcome);
+    else this.claimed.delete(leaseKey(row.id, owner));
+    if (!this.runnable.freedByEnd) this.waker.wake();
+  }
+
+  private finish(outcome: Outcome): void {
+    const first = this.pending.length === 0;
+    this.pending.push(outcome);
+    if (first) setImmediate(() => this.flush()); // every row that ends in this turn goes in the same statement
+  }
+
+  /** Writes the buffered outcomes; kept and retried while the database is away. */
+  flush(): void {
+    this.flushing = this.flushing.then(async () => {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        // No claim while a lost claim's rows are not taken up yet: the slots they hold would be counted twice.
+        const refill = this.runnable.freedByEnd && !this.stopping && databaseUp() && this.unconfirmed.length === 0 ? Math.max(0, Math.min(batch.length, this.free)) : 0;
+        this.reserved += refill;
+        try {
+          await this.writeEnds(batch, refill);
+        } catch (error) {
+          if (reportDatabaseError(error, `${this.runnable.noun} end`)) {
+            // Ends are guarded by their owners: written again after a lost answer, they change nothing.
+            this.pending = [...batch, ...this.pending];
+            if (!(await waitForDatabase(this.deps.shutdown))) return;
+          } else {
+            await this.writeApart(batch, error);
+          }
+        } finally {
+          this.reserved -= refill;
+        }
+      }
+    });
+  }
 
   /**
    * Writes how some rows ended (claiming up to `refill` more for a
@@ -152,159 +302,116 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
    * `afterEnd`. A claim that loses a race costs only the refill: the ends
    * are written again without it, and the loop looks for work.
    */
-  const writeEnds = async (outcomes: Outcome[], refill: number): Promise<void> => {
+  private async writeEnds(outcomes: Outcome[], refill: number): Promise<void> {
     let more: Row[];
     try {
-      more = await endAndClaim(outcomes, refill);
+      more = await this.claim(refill, outcomes);
     } catch (error) {
-      if (!refill || !runnable.claimConflict?.test(String((error as Error).message))) throw error;
-      more = await endAndClaim(outcomes, 0);
+      if (!refill || !this.runnable.claimConflict?.(error)) throw error;
+      more = await this.claim(0, outcomes);
     }
-    take(more);
+    this.ended(outcomes, more, refill);
+  }
+
+  private ended(outcomes: Outcome[], more: Row[], refill: number): void {
     // A row to retry or that waits is claimable once it is written back and due: the loop looks again then, not at its next poll.
-    const due = Math.min(...outcomes.map((outcome) => outcome.runAfter?.getTime() ?? Number.POSITIVE_INFINITY));
-    if (due < nextDue) nextDue = due;
-    if (due < Number.POSITIVE_INFINITY || (runnable.freedByEnd && (refill === 0 || more.length < refill))) waker.wake(); // or slots are left
-    const rows = outcomes.map((outcome) => claimed.get(outcome.id)!);
-    runnable.afterEnd?.(rows, more).catch((error: unknown) => reportDatabaseError(error, `${noun} end`) || log.warn({ err: error }, `could not act on ${noun}s' ends; the crash sweep will`));
-    for (const outcome of outcomes) claimed.delete(outcome.id);
-  };
+    const due = Date.now() + Math.min(...outcomes.map((outcome) => outcome.delayMs ?? Number.POSITIVE_INFINITY));
+    if (due < this.nextDue) this.nextDue = due;
+    if (due < Number.POSITIVE_INFINITY || (this.runnable.freedByEnd && (refill === 0 || more.length < refill))) this.waker.wake(); // or slots are left
+    const rows = outcomes.map((outcome) => this.claimed.get(leaseKey(outcome.id, outcome.owner))).filter((row): row is Row => row !== undefined);
+    this.runnable
+      .afterEnd?.(rows, more)
+      .catch((error: unknown) => reportDatabaseError(error, `${this.runnable.noun} end`) || this.log.warn({ err: error }, `could not act on ${this.runnable.noun}s' ends; the crash sweep will`));
+    for (const outcome of outcomes) this.claimed.delete(leaseKey(outcome.id, outcome.owner));
+  }
 
-  /** Writes the buffered outcomes; kept and retried while the database is away. */
-  const flush = () => {
-    flushing = flushing.then(async () => {
-      while (pending.length > 0) {
-        const batch = pending;
-        pending = [];
-        const refill = runnable.freedByEnd && !stopping && databaseUp() ? Math.max(0, Math.min(batch.length, concurrency - running.size - reserved)) : 0;
-        reserved += refill;
-        try {
-          await writeEnds(batch, refill);
-        } catch (error) {
-          pending = [...batch, ...pending];
-          if (!reportDatabaseError(error, `${noun} end`)) {
-            log.error({ err: error }, `could not record how ${noun}s ended; trying again`);
-            await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-          } else if (!(await waitForDatabase(shutdown))) return;
-        } finally {
-          reserved -= refill;
-        }
+  /**
+   * A batch whose statement failed on its data (no row's text can, once
+   * made storable; a value out of a column's range still could) is written
+   * in halves, so one bad row never holds the others; the bad row ends
+   * FAILED saying why. Should even that fail, its lease lapses and the
+   * sweep takes it back.
+   */
+  private async writeApart(batch: Outcome[], error: unknown): Promise<void> {
+    if (batch.length === 1) {
+      const [outcome] = batch;
+      if (outcome.reason.startsWith("its outcome could not be stored")) {
+        this.log.error({ err: error, id: outcome.id }, `could not record how a ${this.runnable.noun} ended; its lease will lapse and the sweep takes it back`);
+        this.claimed.delete(leaseKey(outcome.id, outcome.owner));
+        return;
       }
-    });
-  };
-
-  const finish = (id: number, outcome: Outcome | null) => {
-    if (!outcome) {
-      claimed.delete(id); // lost: another worker has it, and nothing of ours is written
-    } else {
-      const first = pending.length === 0;
-      pending.push(outcome);
-      if (first) setImmediate(flush); // every row that ends in this turn goes in the same statement
+      this.log.warn({ err: error, id: outcome.id }, `a ${this.runnable.noun}'s outcome could not be stored; it ends FAILED`);
+      return this.writeOne(unwritable(outcome, error));
     }
-  };
+    const half = Math.ceil(batch.length / 2);
+    for (const part of [batch.slice(0, half), batch.slice(half)]) await this.writeOne(...part);
+  }
 
-  const run = async (item: Row, processor: AnyProcessor) => {
-    const { input: payload, scope } = runnable.task(item);
-    const controller = new AbortController();
-    running.set(item.id, { controller });
-    const progress = createProgressReporter(log);
-    // A shutdown aborts the row's own controller (not AbortSignal.any, which costs 13 µs a row here).
-    const { signal } = controller;
-    const onShutdown = () => stop(item.id, "shutdown");
-    shutdown.addEventListener("abort", onShutdown);
-    if (shutdown.aborted) onShutdown();
+  private async writeOne(...outcomes: Outcome[]): Promise<void> {
     try {
-      const input = processor.input.safeParse(payload);
-      if (!input.success) throw new PermanentError(`The input no longer fits the processor "${processor.name}": ${input.error.message}`);
-      const result = await processor.run(
-        {
-          http,
-          signal,
-          attempt: item.attempts,
-          itemId: item.id,
-          log: async (level, message) => void (await recordEvent(prisma(), { kind: "LOG", subjectKind: kind.subject, subjectId: item.id, scope, level, message })),
-          progress: (done, total) =>
-            progress.report({ subjectKind: kind.subject, subjectId: item.id, scope, done, total, progress: total ? Math.min(1, done / total) : null, ratePerSecond: null, etaSeconds: null, counters: {} }),
-        },
-        input.data,
-      );
-      const stored = storable(result);
-      if (!stored.ok) throw new PermanentError(stored.message);
-      const stopped = stopReasons.get(item.id);
-      finish(item.id, stopped ? classify(item, null, stopped, retry) : { id: item.id, to: "COMPLETED", reason: "done", result: stored.value, error: null, runAfter: null, attemptsBack: 0 });
+      await this.writeEnds(outcomes, 0);
     } catch (error) {
-      finish(item.id, classify(item, error, stopReasons.get(item.id), retry));
-    } finally {
-      shutdown.removeEventListener("abort", onShutdown);
-      running.delete(item.id);
-      stopReasons.delete(item.id);
-      await progress.flush();
-      if (!runnable.freedByEnd) waker.wake();
-    }
-  };
-
-  /** Runs claimed rows, each through its processor. */
-  function take(rows: Row[]): void {
-    for (const item of rows) {
-      claimed.set(item.id, item);
-      const processor = processors.get(runnable.task(item).processor);
-      if (processor) void run(item, processor);
+      if (reportDatabaseError(error, `${this.runnable.noun} end`)) this.pending.push(...outcomes);
+      else await this.writeApart(outcomes, error);
     }
   }
 
-  const renew = setInterval(() => {
-    if (running.size === 0 || !databaseUp()) return;
-    renewLeases(prisma(), kind, owner, [...running.keys()]).then(
-      (held) => {
-        for (const id of running.keys()) {
-          const state = held.get(id);
-          if (!state) stop(id, "lost");
-          else if (state.cancelRequested) stop(id, "cancel");
-        }
-      },
-      (error) => reportDatabaseError(error, `${noun} lease`) || log.warn({ err: error }, `could not renew the ${noun}s' leases; trying again`),
-    );
-  }, LEASE_RENEW_MS);
-
-  const loop = (async () => {
-    while (!stopping) {
+  /** Claims and starts work until stopped. */
+  async loop(): Promise<void> {
+    while (!this.stopping) {
       if (!databaseUp()) {
-        await waitForDatabase(shutdown);
+        await waitForDatabase(this.deps.shutdown);
         continue;
       }
-      const free = concurrency - running.size - reserved;
-      const names = processors.names();
-      let taken: Row[] = [];
-      if (free > 0 && names.length > 0) {
-        reserved += free;
-        try {
-          taken = await endAndClaim([], free);
-        } catch (error) {
-          if (runnable.claimConflict?.test(String((error as Error).message))) continue;
-          if (!reportDatabaseError(error, `${noun} claim`)) log.error({ err: error }, `could not claim ${noun}s; trying again`);
-        } finally {
-          reserved -= free;
-        }
-        take(taken);
+      let taken = 0;
+      const free = this.free;
+      if (this.unconfirmed.length > 0) {
+        const failed = await this.reattach().then(
+          () => false,
+          (error: unknown) => !reportDatabaseError(error, `${this.runnable.noun} claim`) && (this.log.error({ err: error }, "could not take up lost claims; trying again"), true),
+        );
+        if (failed) await this.waker.wait(POLL_MS);
+        continue;
       }
-      if (taken.length > 0 && taken.length === free) continue; // there may be more
-      const untilDue = nextDue - Date.now();
-      if (untilDue <= 0) nextDue = Number.POSITIVE_INFINITY;
-      await waker.wait(Math.max(0, Math.min(POLL_MS, untilDue)));
+      if (free > 0 && this.deps.processors.names().length > 0) {
+        this.reserved += free;
+        try {
+          taken = (await this.claim(free)).length;
+        } catch (error) {
+          if (this.runnable.claimConflict?.(error)) continue;
+          if (!reportDatabaseError(error, `${this.runnable.noun} claim`)) this.log.error({ err: error }, `could not claim ${this.runnable.noun}s; trying again`);
+        } finally {
+          this.reserved -= free;
+        }
+      }
+      if (taken > 0 && taken === free) continue; // there may be more
+      const untilDue = this.nextDue - Date.now();
+      if (untilDue <= 0) this.nextDue = Number.POSITIVE_INFINITY;
+      await this.waker.wait(Math.max(0, Math.min(POLL_MS, untilDue)));
     }
-  })();
+  }
 
+  /** Stops claiming; running rows are handed back (they run again elsewhere, the attempt not counted). */
+  async stop(loop: Promise<void>): Promise<void> {
+    this.stopping = true;
+    for (const attempt of this.running.values()) this.abort(attempt, "shutdown");
+    this.waker.wake();
+    await loop;
+    while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    this.flush();
+    await this.flushing;
+  }
+
+}
+
+/** Starts the runner of a runnable kind in this process; `stop` hands its running rows back. */
+export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Row>, deps: WorkerDeps): Promise<{ stop(): Promise<void> }> {
+  const runner = new Runner(runnable, deps);
+  const listener = await listenForWork(deps.databaseUrl, (notice) => runner.onNotice(notice), deps.log);
+  const loop = runner.loop();
   return {
-    /** Stops claiming; running rows are handed back (they run again elsewhere, the attempt not counted). */
     async stop() {
-      stopping = true;
-      clearInterval(renew);
-      for (const id of running.keys()) stop(id, "shutdown");
-      waker.wake();
-      await loop;
-      while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
-      flush();
-      await flushing;
+      await runner.stop(loop);
       await listener.stop();
     },
   };

@@ -1,9 +1,5 @@
 import { Prisma } from "../generated/prisma/client.js";
 import type { Status, SubjectKind } from "../generated/prisma/enums.js";
-import { ConflictError } from "./errors.js";
-import type { Db } from "./events.js";
-import { tableOf, type WorkKind } from "./kind.js";
-import { moveWork } from "./move.js";
 
 export type { Status };
 
@@ -33,6 +29,20 @@ export function canTransition(from: Status, to: Status): boolean {
   return allowed[from].includes(to);
 }
 
+/** For each status, the statuses it may go to: the arms of one SQL CASE, built once, so statements using it keep one text and stay prepared. */
+const NEXT_ARMS = Prisma.raw(
+  (Object.keys(allowed) as Status[]).map((from) => `WHEN '${from}' THEN ARRAY[${allowed[from].map((to) => `'${to}'`).join(", ")}]`).join(" "),
+);
+
+/**
+ * Whether the machine lets a row go from `from` to `to`, in SQL: the
+ * condition every move puts in its UPDATE's WHERE, so no statement can
+ * move work along an edge the machine does not have, whoever wrote it.
+ */
+export function legalMove(from: Prisma.Sql, to: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`COALESCE((${to})::text = ANY(CASE (${from})::text ${NEXT_ARMS} END), false)`;
+}
+
 /** An attempt to move work along a transition the lifecycle does not allow. */
 export class IllegalTransitionError extends Error {
   override name = "IllegalTransitionError";
@@ -44,37 +54,4 @@ export class IllegalTransitionError extends Error {
   ) {
     super(`${subjectKind} ${subjectId} is ${from} and cannot become ${to}`);
   }
-}
-
-export interface Transition {
-  id: number;
-  /** The status the caller read (under a lock) and moves the work from. */
-  from: Status;
-  to: Status;
-  reason: string;
-  /** With `to: "RUNNING"`: the lease's owner. */
-  owner?: string;
-  /** More assignments of the same statement (see Move.set). */
-  set?: Prisma.Sql;
-}
-
-/**
- * Moves one piece of work from the status the caller read to another, with
- * the target's side effects and its STATUS event, in one statement (see
- * src/engine/move.ts). An illegal transition is refused before any write;
- * a row whose status changed meanwhile is a ConflictError.
- */
-export async function transition<Row>(db: Db, kind: WorkKind, change: Transition): Promise<Row> {
-  const { id, from, to } = change;
-  if (!canTransition(from, to)) throw new IllegalTransitionError(kind.subject, id, from, to);
-  const [moved] = await moveWork<Row>(db, kind, {
-    picked: Prisma.sql`SELECT id, status FROM ${tableOf(kind)} WHERE id = ${id} AND status = ${from}::"Status" FOR UPDATE`,
-    to,
-    reason: change.reason,
-    owner: change.owner,
-    set: change.set,
-  });
-  if (!moved) throw new ConflictError(`${kind.subject} ${id} is no longer ${from}; nothing was changed`);
-  const { fromStatus: _from, ...row } = moved;
-  return row as Row;
 }

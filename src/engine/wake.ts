@@ -4,12 +4,13 @@ import { listenChannel, type ChannelListener } from "./listen.js";
 
 /**
  * The channel that wakes workers: new work in a queue ({"queue": name}),
- * or running work to abort at once ({"cancel": [ids]}). Workers also poll,
- * so a lost notice delays work by a second, never loses it.
+ * or running work to stop at once ({"stop": {kind, ids, flag}}). Workers
+ * also poll and read their leases' flags every second, so a lost notice
+ * delays work or a stop by a second, never loses it.
  */
 export const WORK_CHANNEL = "milepost_work";
 
-export type WorkNotice = { queue: string } | { cancel: { kind: string; ids: number[] } };
+export type WorkNotice = { queue: string } | { stop: { kind: string; ids: number[]; flag: "pause" | "cancel" } };
 
 /** Sent when the transaction commits, like every NOTIFY. */
 export async function notifyWork(db: Db, notice: WorkNotice): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Config } from "../config.js";
 import type { HttpClient } from "./http-client.js";
 import type { Logger } from "../logger.js";
+import type { LeaseKeeper } from "./lease-keeper.js";
 import type { AnyProcessor } from "./processor.js";
 
 /** What a worker process gives the workers of every kind. */
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   http: HttpClient;
   /** The processors this process has (built in and from MILEPOST_PLUGINS): what its runners run. */
   processors: { get(name: string): AnyProcessor | undefined; names(): string[] };
+  /** The process's one lease renewal loop, for every kind. */
+  leases: LeaseKeeper;
   /** For the connections of its own a worker LISTENs on. */
   databaseUrl: string;
 }

@@ -5,7 +5,8 @@ import type { WebSocket } from "ws";
 import type { EventHub } from "../engine/event-hub.js";
 import { authenticate, secretFrom, type Viewer } from "../auth/tokens.js";
 import type { Context } from "../schema/context.js";
-import { userError } from "../schema/errors.js";
+import { reportDatabaseError } from "../db/availability.js";
+import { databaseUnavailable, userError } from "../schema/errors.js";
 import { MAX_DOCUMENT_BYTES } from "./limits.js";
 
 /** The viewer every request acts as when MILEPOST_AUTH=off. */
@@ -55,7 +56,11 @@ export function createContextFactory(authOff: boolean, events: EventHub, default
     const secret = initial.token ?? secretFrom(initial.request.headers.get("authorization"));
     if (!secret && isIntrospectionOnly(initial.params?.query)) return { viewer: SCHEMA_READER, events, defaults, disconnect };
     if (!secret) throw userError("UNAUTHENTICATED", 'Send a token: "Authorization: Bearer <token>"');
-    const viewer = await authenticate(secret);
+    const viewer = await authenticate(secret).catch((error: unknown) => {
+      // A token never checked before cannot be checked now: say so, rather than fail the request as a bug.
+      if (reportDatabaseError(error, "authentication")) throw databaseUnavailable();
+      throw error;
+    });
     if (!viewer) throw userError("UNAUTHENTICATED", "The token is unknown or revoked");
     return { viewer, events, defaults, disconnect };
   };

@@ -4,6 +4,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { EventHub } from "../engine/event-hub.js";
 import { authenticate, secretFrom } from "../auth/tokens.js";
+import { reportDatabaseError } from "../db/availability.js";
 import { logger } from "../logger.js";
 import { withContractCode } from "../schema/errors.js";
 import { MAX_WS_MESSAGE_BYTES } from "./limits.js";
@@ -12,6 +13,8 @@ import type { Yoga } from "./yoga.js";
 /** Close codes for a refused connection: no token at all, or a bad (or revoked) one. */
 export const WS_UNAUTHORIZED = 4401;
 export const WS_FORBIDDEN = 4403;
+/** RFC 6455's "Try Again Later": the token could not be checked while the database is away. */
+export const WS_TRY_AGAIN_LATER = 1013;
 /**
  * A client that stops reading leaves what the server sends in the socket's
  * buffer; past this much it is disconnected (its subscriptions end) rather
@@ -59,7 +62,14 @@ export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean, e
           ctx.extra.socket.close(WS_UNAUTHORIZED, 'Unauthorized: pass connectionParams { authorization: "Bearer <token>" }');
           return false;
         }
-        const viewer = await authenticate(token);
+        let viewer;
+        try {
+          viewer = await authenticate(token);
+        } catch (error) {
+          if (!reportDatabaseError(error, "authentication")) throw error;
+          ctx.extra.socket.close(WS_TRY_AGAIN_LATER, "The database is unavailable; reconnect shortly");
+          return false;
+        }
         if (viewer?.tokenId == null) return viewer !== null; // false closes with 4403 Forbidden
         const socket = ctx.extra.socket;
         const sockets = socketsOfToken.get(viewer.tokenId) ?? new Set();

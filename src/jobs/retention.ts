@@ -1,20 +1,29 @@
-import type PgBoss from "pg-boss";
+import { z } from "zod";
 import { deleteOldEvents } from "../engine/retention.js";
 import type { WorkKind } from "../engine/kind.js";
+import { currentBoss, declareQueue } from "../engine/queues.js";
 import type { Logger } from "../logger.js";
-import { QUEUES } from "../engine/queues.js";
 
 /** Hourly, at a minute no other job of this service uses. */
 const RETENTION_CRON = "17 * * * *";
 
 /**
+ * Deletes old LOG and STATUS events of finished work (EVENT_RETENTION_DAYS),
+ * on a cron schedule; one run at a time across every process.
+ */
+const retentionQueue = declareQueue({
+  name: "event-retention",
+  payload: z.object({}).passthrough(),
+  options: { policy: "singleton", retryLimit: 2, retryDelay: 60, expireInHours: 1, retentionDays: 7 },
+});
+
+/**
  * Schedules event retention through pg-boss's cron (kept in the database,
  * so one schedule serves every worker process) and works its jobs here.
  */
-export async function startEventRetention(boss: PgBoss, kinds: WorkKind[], days: number, log: Logger): Promise<void> {
-  const { name } = QUEUES.eventRetention;
-  await boss.schedule(name, RETENTION_CRON, {}, { tz: "UTC" });
-  await boss.work(name, async () => {
+export async function startEventRetention(kinds: WorkKind[], days: number, log: Logger): Promise<void> {
+  await currentBoss().schedule(retentionQueue.name, RETENTION_CRON, {}, { tz: "UTC" });
+  await retentionQueue.work(1, async () => {
     const deleted = await deleteOldEvents(kinds, days);
     log.info({ deleted, olderThanDays: days }, "old events of finished work deleted");
   });

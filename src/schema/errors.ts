@@ -13,6 +13,7 @@ export type ErrorCode =
   | "UNAUTHENTICATED"
   | "FORBIDDEN"
   | "RATE_LIMITED"
+  | "SERVICE_UNAVAILABLE"
   | "INTERNAL_SERVER_ERROR";
 
 const CONTRACT_CODES = new Set<string>([
@@ -22,6 +23,7 @@ const CONTRACT_CODES = new Set<string>([
   "UNAUTHENTICATED",
   "FORBIDDEN",
   "RATE_LIMITED",
+  "SERVICE_UNAVAILABLE",
   "INTERNAL_SERVER_ERROR",
 ] satisfies ErrorCode[]);
 
@@ -40,7 +42,12 @@ export function withContractCode<E extends { extensions?: Record<string, unknown
     : { ...error, extensions };
 }
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, SERVICE_UNAVAILABLE: 503 };
+
+/** What a request that needed the database gets while it is away: nothing was lost, and trying again later will do. */
+export function databaseUnavailable(): GraphQLError {
+  return userError("SERVICE_UNAVAILABLE", "The database is unavailable; nothing was lost, try again shortly", { reason: "DATABASE_UNAVAILABLE" });
+}
 
 
 /** An expected failure, shown to the client as it is. */
@@ -70,7 +77,7 @@ export const maskError: MaskError = (
   if (original instanceof ForbiddenError) return userError("FORBIDDEN", original.message);
   if (isDatabaseUnavailable(original)) {
     reportDatabaseError(original, "api");
-    return userError("INTERNAL_SERVER_ERROR", "The database is unavailable; nothing was lost, try again shortly", { reason: "DATABASE_UNAVAILABLE", http: { status: 503 } });
+    return databaseUnavailable();
   }
   const masked = yogaMaskError(error, message, isDev);
   if (masked instanceof GraphQLError && masked.extensions?.unexpected) {

@@ -30,7 +30,7 @@ export const ImportRef = builder.prismaObject("Import", {
     name: t.exposeString("name"),
     source: t.exposeString("source"),
     dataset: t.exposeString("dataset", { description: "Where its records go: records are keyed by (dataset, externalId)." }),
-    config: t.field({ type: "JSON", description: "The config as given, with secrets redacted.", select: { config: true }, resolve: (row) => redactSecrets(row.config) }),
+    config: t.field({ type: "JSON", description: "The config as given, with secrets redacted.", resolve: (row) => redactSecrets(row.config) }),
     status: t.expose("status", { type: StatusEnum }),
     checkpointEvery: t.exposeInt("checkpointEvery"),
     maxPages: t.exposeInt("maxPages", { nullable: true }),

@@ -4,9 +4,11 @@ import type { HttpClient } from "../engine/http-client.js";
 import type { JsonValue } from "../engine/json.js";
 import type { LogLevel } from "../engine/events.js";
 
-import type { SourceRecord } from "../engine/records.js";
-
-export type { SourceRecord };
+/** One record to store under (dataset, externalId): what a source yields, and a collector. */
+export interface SourceRecord {
+  externalId: string;
+  data: JsonValue;
+}
 
 export interface SourcePage<Cursor extends JsonValue> {
   records: SourceRecord[];

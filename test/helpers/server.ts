@@ -60,7 +60,7 @@ export async function startTestServer(env: Record<string, string> = {}, database
       HOST: "127.0.0.1",
       MILEPOST_ADMIN_TOKEN: adminToken,
       MILEPOST_DATA_DIR: dataDir,
-      LOG_LEVEL: "silent",
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
       ...env,
     }),
   );

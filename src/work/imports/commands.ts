@@ -1,16 +1,18 @@
 import { z } from "zod";
 import { Prisma, type Import } from "../../generated/prisma/client.js";
 import { prisma, type Tx } from "../../db/client.js";
+import { dbNowPlus } from "../../engine/clock.js";
 import { openUpstream } from "../../engine/cooldowns.js";
 import { recordEvent } from "../../engine/events.js";
 import { canonicalJson, sha256 } from "../../engine/json.js";
 import { assertSecretsAllowed, SecretNotAllowedError } from "../../secrets.js";
-import { IllegalTransitionError, transition } from "../../engine/status.js";
-import { sendJob, wakeWorkers } from "../../engine/queues.js";
+import { transition } from "../../engine/move.js";
+import { IllegalTransitionError } from "../../engine/status.js";
+import { requestStop, withdrawPause } from "../../engine/stop.js";
 import { InputError, NotFoundError, parseInput } from "../../engine/errors.js";
 import { getSource, listSources } from "../../registry.js";
 import { lockRow } from "../../engine/lease.js";
-import { IMPORT_KIND } from "./kind.js";
+import { IMPORT_KIND, importQueue } from "./kind.js";
 
 export const startImportInput = z.object({
   source: z.string().min(1),
@@ -68,10 +70,10 @@ export async function startImport(raw: unknown, defaultCheckpointEvery: number):
       },
     });
     await recordEvent(tx, { kind: "STATUS", subjectKind: IMPORT_KIND.subject, subjectId: created.id, from: null, to: "PENDING", reason: "created" });
-    await sendJob("importRun", { importId: created.id }, { tx });
+    await importQueue.send({ importId: created.id }, { tx });
     return created;
   });
-  wakeWorkers("importRun");
+  importQueue.wake();
   return row;
 }
 
@@ -86,7 +88,7 @@ async function requeue(tx: Tx, row: Import, reason: string): Promise<Import> {
     set: Prisma.sql`"resumeAt" = NULL, "waitingOn" = NULL, "crashCount" = 0, "failureStreak" = 0,
       "lastError" = (SELECT message FROM "ImportError" WHERE "importId" = t.id ORDER BY id DESC LIMIT 1)`,
   });
-  await sendJob("importRun", { importId: row.id }, { tx });
+  await importQueue.send({ importId: row.id }, { tx });
   return updated;
 }
 
@@ -99,34 +101,38 @@ async function withImport(id: number, change: (tx: Tx, row: Import) => Promise<I
   });
 }
 
-/** A running import is asked to stop (its worker obeys at its next checkpoint or lease renewal, within a second); one that is not running stops now. */
+/**
+ * A running import is asked to stop: its worker stops at once (the notice
+ * aborts its request in flight) and commits what it fetched, ending PAUSED
+ * or CANCELLED; one that is not running stops now. Asking again changes
+ * nothing.
+ */
 async function stopImport(id: number, to: "PAUSED" | "CANCELLED"): Promise<Import> {
-  const flag = to === "PAUSED" ? "pauseRequested" : "cancelRequested";
-  const verb = to === "PAUSED" ? "pause" : "cancel";
+  const flag = to === "PAUSED" ? "pause" : "cancel";
   return withImport(id, async (tx, row) => {
     if (row.status === to) return row;
-    if (row.status === "RUNNING") {
-      await recordEvent(tx, { kind: "LOG", subjectKind: IMPORT_KIND.subject, subjectId: id, level: "INFO", message: `${verb} requested; stopping at the next checkpoint` });
-      return tx.import.update({ where: { id }, data: { [flag]: true } });
+    const picked = Prisma.sql`SELECT id, status FROM "Import" WHERE id = ${id} FOR UPDATE`;
+    const { flagged, moved } = await requestStop<Import>(tx, IMPORT_KIND, picked, flag, to === "PAUSED" ? "paused on request" : "cancelled on request");
+    if (flagged.length > 0) {
+      await recordEvent(tx, { kind: "LOG", subjectKind: IMPORT_KIND.subject, subjectId: id, level: "INFO", message: `${flag} requested; stopping at the next checkpoint` });
     }
-    const reason = to === "PAUSED" ? "paused on request" : "cancelled on request";
-    return transition<Import>(tx, IMPORT_KIND, { id, from: row.status, to, reason, set: Prisma.sql`"resumeAt" = NULL, "waitingOn" = NULL` });
+    return moved[0] ?? (await lockRow<Import>(tx, IMPORT_KIND, id))!;
   });
 }
 
 export const pauseImport = (id: number) => stopImport(id, "PAUSED");
 export const cancelImport = (id: number) => stopImport(id, "CANCELLED");
 
-/** PAUSED, FAILED or WAITING imports run again from their last checkpoint; PENDING or RUNNING ones are left as they are. */
+/** PAUSED, FAILED or WAITING imports run again from their last checkpoint; a PENDING or RUNNING one keeps going (a pause asked for is taken back). */
 export async function resumeImport(id: number): Promise<Import> {
   const resumed = await withImport(id, async (tx, row) => {
     if (row.status === "PENDING" || row.status === "RUNNING") {
-      return row.pauseRequested ? tx.import.update({ where: { id }, data: { pauseRequested: false } }) : row;
+      return (await withdrawPause(tx, IMPORT_KIND, id)) ? (await lockRow<Import>(tx, IMPORT_KIND, id))! : row;
     }
     if (!["PAUSED", "FAILED", "WAITING"].includes(row.status)) throw new IllegalTransitionError(IMPORT_KIND.subject, id, row.status, "PENDING");
     return requeue(tx, row, "resumed on request");
   });
-  wakeWorkers("importRun");
+  importQueue.wake();
   return resumed;
 }
 
@@ -138,15 +144,18 @@ export async function retryImportNow(id: number): Promise<Import> {
   return resumeImport(id);
 }
 
-/** Deletes FAILED and CANCELLED imports (with their errors and events) last changed more than `days` ago; their records stay. */
+/**
+ * Deletes FAILED and CANCELLED imports (with their errors and events) last
+ * changed more than `days` ago; their records stay. One statement, so an
+ * import resumed meanwhile (no longer FAILED) is never deleted.
+ */
 export async function cleanupFailedImports(days: number): Promise<number> {
-  const before = new Date(Date.now() - days * 86_400_000);
-  return prisma().$transaction(async (tx) => {
-    const doomed = await tx.import.findMany({ where: { status: { in: ["FAILED", "CANCELLED"] }, updatedAt: { lt: before } }, select: { id: true } });
-    const ids = doomed.map((row) => row.id);
-    if (ids.length === 0) return 0;
-    await tx.event.deleteMany({ where: { subjectKind: IMPORT_KIND.subject, subjectId: { in: ids } } });
-    const { count } = await tx.import.deleteMany({ where: { id: { in: ids } } });
-    return count;
-  });
+  const [{ count }] = await prisma().$queryRaw<{ count: number }[]>`
+    WITH doomed AS (
+      DELETE FROM "Import" WHERE status IN ('FAILED', 'CANCELLED') AND "updatedAt" < ${dbNowPlus(-days * 86_400_000)} RETURNING id
+    ), events AS (
+      DELETE FROM "Event" WHERE "subjectKind" = 'IMPORT' AND "subjectId" IN (SELECT id FROM doomed)
+    )
+    SELECT count(*)::int AS count FROM doomed`;
+  return count;
 }

@@ -2,8 +2,10 @@ import { Prisma, type Job } from "../../generated/prisma/client.js";
 import { prisma } from "../../db/client.js";
 import { ConflictError, NotFoundError } from "../../engine/errors.js";
 import type { Db } from "../../engine/events.js";
-import { moveWork } from "../../engine/move.js";
-import { FINISHED, IllegalTransitionError, transition } from "../../engine/status.js";
+import { moveWork, transition } from "../../engine/move.js";
+import { FINISHED, IllegalTransitionError } from "../../engine/status.js";
+import { requestStop } from "../../engine/stop.js";
+import { DB_NOW } from "../../engine/clock.js";
 import { notifyWork } from "../../engine/wake.js";
 import { JOB_KIND, JOB_STEP_KIND } from "./kind.js";
 
@@ -15,9 +17,6 @@ import { JOB_KIND, JOB_STEP_KIND } from "./kind.js";
  * circle, and claims and ends hold a job's row only from their trigger to
  * their commit, so the workers of one job overlap instead of queuing on it.
  */
-
-/** Cancel notices carry at most this many step ids each (a NOTIFY payload holds 8,000 bytes). */
-const IDS_PER_NOTICE = 500;
 
 async function readJob(db: Db, id: number): Promise<Job> {
   const [job] = await db.$queryRaw<Job[]>`SELECT * FROM "Job" WHERE id = ${id}`;
@@ -38,6 +37,18 @@ export async function startJob(id: number): Promise<Job> {
 }
 
 /**
+ * The commands that change a whole job (cancel, retry) take this lock
+ * first, so each sees the job as the other left it: a cancel never answers
+ * CANCELLED from a read that a retry has made stale. Workers never take it,
+ * so it adds nothing to the row lock order.
+ */
+async function commandLock(tx: Db, jobId: number): Promise<void> {
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(${JOB_COMMAND_LOCK}::int, ${jobId}::int)::text`;
+}
+/** The first key of the job-command advisory locks (the second is the job's id). */
+const JOB_COMMAND_LOCK = 72707371;
+
+/**
  * Cancels a job, in two transactions. The first makes the job CANCELLED,
  * after which no worker claims another of its steps. The second stops its
  * steps: the RUNNING ones are flagged and a notice reaches every worker
@@ -45,32 +56,37 @@ export async function startJob(id: number): Promise<Job> {
  * worker that misses the notice sees the flag at its next lease renewal, a
  * second later); the PENDING and WAITING ones are CANCELLED. The running
  * steps' ends are written by their workers, so "none RUNNING" means no
- * processor runs. Should the second transaction not happen (a crash), the
- * crash sweep does it.
+ * processor runs. A retry that comes between the two wins (it came
+ * later), and the second then leaves the job's steps alone. Should the
+ * second transaction not happen (a crash), the crash sweep does it.
  */
 export async function cancelJob(id: number): Promise<Job> {
-  const current = await readJob(prisma(), id);
-  if (current.status === "CANCELLED") return current;
-  if (FINISHED.includes(current.status)) throw new IllegalTransitionError(JOB_KIND.subject, id, current.status, "CANCELLED");
-  // The job's own counter (kept with its steps) says how many run; the transition moves the job only if it is still as read.
-  const running = current.runningSteps;
-  const why = running ? `cancelled on request; aborting ${running} running step${running === 1 ? "" : "s"}` : "cancelled on request";
-  await transition<Job>(prisma(), JOB_KIND, { id, from: current.status, to: "CANCELLED", reason: why });
-  await prisma().$transaction((tx) => stopSteps(tx, id));
+  const cancelled = await prisma().$transaction(async (tx) => {
+    await commandLock(tx, id);
+    const current = await readJob(tx, id);
+    if (current.status === "CANCELLED") return false;
+    if (FINISHED.includes(current.status)) throw new IllegalTransitionError(JOB_KIND.subject, id, current.status, "CANCELLED");
+    // The job's own counter (kept with its steps) says how many run.
+    const running = current.runningSteps;
+    const why = running ? `cancelled on request; aborting ${running} running step${running === 1 ? "" : "s"}` : "cancelled on request";
+    await transition<Job>(tx, JOB_KIND, { id, from: current.status, to: "CANCELLED", reason: why });
+    return true;
+  });
+  if (cancelled) await stopSteps(id);
   return readJob(prisma(), id);
 }
 
-/** Stops the steps of a CANCELLED job (see cancelJob): flags and notices for the running ones first, then the waiting ones CANCELLED. */
-export async function stopSteps(tx: Db, jobId: number): Promise<void> {
-  const running = await tx.$queryRaw<{ id: number }[]>`
-    UPDATE "JobStep" SET "cancelRequested" = true WHERE "jobId" = ${jobId} AND status = 'RUNNING' AND NOT "cancelRequested" RETURNING id`;
-  for (let start = 0; start < running.length; start += IDS_PER_NOTICE) {
-    await notifyWork(tx, { cancel: { kind: JOB_STEP_KIND.subject, ids: running.slice(start, start + IDS_PER_NOTICE).map((step) => step.id) } });
-  }
-  await moveWork(tx, JOB_STEP_KIND, {
-    picked: Prisma.sql`SELECT id, status FROM "JobStep" WHERE "jobId" = ${jobId} AND status IN ('PENDING', 'WAITING', 'PAUSED') FOR UPDATE`,
-    to: "CANCELLED",
-    reason: "the job was cancelled",
+/**
+ * Stops the steps of a job that is still CANCELLED (see cancelJob): the
+ * running ones flagged and told at once, the waiting ones CANCELLED. The
+ * crash sweep calls it too, for a cancel whose second half a crash cut off.
+ */
+export async function stopSteps(jobId: number): Promise<void> {
+  await prisma().$transaction(async (tx) => {
+    await commandLock(tx, jobId);
+    if ((await readJob(tx, jobId)).status !== "CANCELLED") return; // retried meanwhile
+    const picked = Prisma.sql`SELECT id, status FROM "JobStep" WHERE "jobId" = ${jobId} AND status IN ('RUNNING', 'PENDING', 'WAITING', 'PAUSED') FOR UPDATE`;
+    await requestStop(tx, JOB_STEP_KIND, picked, "cancel", "the job was cancelled");
   });
 }
 
@@ -81,13 +97,15 @@ export async function stopSteps(tx: Db, jobId: number): Promise<void> {
  */
 export async function retryJob(id: number): Promise<Job> {
   return prisma().$transaction(async (tx) => {
+    await commandLock(tx, id);
     const job = await readJob(tx, id);
     if (!FINISHED.includes(job.status)) throw new IllegalTransitionError(JOB_KIND.subject, id, job.status, "PENDING");
     const retried = await moveWork(tx, JOB_STEP_KIND, {
       picked: Prisma.sql`SELECT id, status FROM "JobStep" WHERE "jobId" = ${id} AND status IN ('FAILED', 'CANCELLED') FOR UPDATE`,
       to: "PENDING",
       reason: "retried with its job",
-      set: Prisma.sql`attempts = 0, error = NULL, result = NULL, "runAfter" = ${new Date()}`,
+      set: Prisma.sql`attempts = 0, error = NULL, result = NULL, "runAfter" = ${DB_NOW}`,
+      restart: true,
     });
     if (retried.length === 0) throw new ConflictError(`Job ${id} has no FAILED or CANCELLED step to retry`);
     await transition<Job>(tx, JOB_KIND, { id, from: job.status, to: "PENDING", reason: `retrying ${retried.length} step${retried.length === 1 ? "" : "s"}` });

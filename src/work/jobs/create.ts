@@ -74,7 +74,7 @@ export async function createJob(raw: unknown, createdBy: string | null): Promise
       SELECT job.id, job.kind, s.number, s.name, s.input, ${maxRetries + 1}, ${now}, ${now}, ${now}
       FROM job, jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) AS s(number int, name text, input jsonb)
       RETURNING 1
-    ), ${statusEventCtes(JOB_KIND, "job", Prisma.sql`NULL::text`, Prisma.sql`${`created with ${steps.length} steps${status === "PENDING" ? "; starts with startJob" : ""}`}::text`, now)},
+    ), ${statusEventCtes(JOB_KIND, "job", Prisma.sql`NULL::text`, Prisma.sql`${`created with ${steps.length} steps${status === "PENDING" ? "; starts with startJob" : ""}`}::text`)},
     wake AS (SELECT pg_notify(${WORK_CHANNEL}, ${JSON.stringify({ queue: input.kind })}) FROM job WHERE job.status = 'RUNNING')
     SELECT job.*, (SELECT count(*) FROM steps)::int + (SELECT count(*) FROM notices)::int + (SELECT count(*) FROM wake)::int AS "noticesSent" FROM job`;
   const { noticesSent: _sent, ...created } = job;

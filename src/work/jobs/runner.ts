@@ -1,8 +1,17 @@
 import { Prisma, type JobStep } from "../../generated/prisma/client.js";
 import { prisma } from "../../db/client.js";
+import { sqlStateOf } from "../../db/sql-state.js";
+import { DB_NOW } from "../../engine/clock.js";
 import type { Runnable } from "../../engine/runner.js";
 import { endFinishedJobs } from "./commands.js";
 import { JOB_STEP_KIND } from "./kind.js";
+
+/**
+ * The SQLSTATEs the step counters' trigger raises for a claim that lost a
+ * race (migration 20261201000000_engine_whole): more steps than the job's
+ * concurrency, or a step of a job no longer RUNNING.
+ */
+const CLAIM_CONFLICTS = new Set(["MPJ01", "MPJ02"]);
 
 /**
  * Job steps, to the runner. The claim takes the steps of RUNNING jobs in
@@ -21,7 +30,7 @@ export const stepRunnable: Runnable<JobStep> = {
   kind: JOB_STEP_KIND,
   noun: "job step",
   task: (step) => ({ processor: step.kind, input: step.input, scope: String(step.jobId) }),
-  claim: (count, names, now, freeing) => {
+  claim: (count, names, freeing) => {
     const freed = freeing
       ? Prisma.sql`(SELECT count(*) FROM ${freeing} f WHERE f.scope = j.id)::int`
       : Prisma.sql`0`;
@@ -36,7 +45,7 @@ export const stepRunnable: Runnable<JobStep> = {
         SELECT next.id, next.status FROM open
         CROSS JOIN LATERAL (
           SELECT id, status, number FROM "JobStep"
-          WHERE "jobId" = open.id AND status IN ('PENDING', 'WAITING') AND "runAfter" <= ${now}
+          WHERE "jobId" = open.id AND status IN ('PENDING', 'WAITING') AND "runAfter" <= ${DB_NOW} AND attempts < "maxAttempts"
           ORDER BY number
           LIMIT LEAST(open.free, ${count})
           FOR UPDATE SKIP LOCKED
@@ -45,7 +54,7 @@ export const stepRunnable: Runnable<JobStep> = {
         LIMIT ${count}`,
     };
   },
-  claimConflict: /Job_running_within_concurrency|JobStep_claimed_for_a_stopped_job/,
+  claimConflict: (error) => CLAIM_CONFLICTS.has(sqlStateOf(error) ?? ""),
   freedByEnd: true,
   // A job that had steps claimed as others ended is not finished: only the others are looked at.
   afterEnd: (ended, claimed) => {

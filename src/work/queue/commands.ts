@@ -3,7 +3,11 @@ import { prisma } from "../../db/client.js";
 import { ConflictError, NotFoundError } from "../../engine/errors.js";
 import { recordEvent } from "../../engine/events.js";
 import { lockRow } from "../../engine/lease.js";
-import { IllegalTransitionError, transition } from "../../engine/status.js";
+import { transition } from "../../engine/move.js";
+import { IllegalTransitionError } from "../../engine/status.js";
+import { isUniqueViolation } from "../../db/sql-state.js";
+import { DB_NOW } from "../../engine/clock.js";
+import { requestStop } from "../../engine/stop.js";
 import { notifyWork } from "../../engine/wake.js";
 import { getProcessor } from "../../registry.js";
 import { QUEUE_ITEM_KIND } from "./kind.js";
@@ -29,15 +33,14 @@ export async function retryQueueItem(id: number): Promise<QueueItem> {
         from: row.status,
         to: "PENDING",
         reason: "retried on request",
-        set: Prisma.sql`attempts = 0, "runAfter" = ${new Date()}, result = NULL`,
+        set: Prisma.sql`attempts = 0, "runAfter" = ${DB_NOW}, result = NULL, error = NULL`,
+        restart: true,
       });
       await notifyWork(tx, { queue: row.queue });
       return retried;
     });
   } catch (error) {
-    if ((error as { code?: string }).code === "P2010" && String((error as Error).message).includes("QueueItem_queue_key_active_key")) {
-      throw new ConflictError(`Another item with the key of QueueItem ${id} is already queued`);
-    }
+    if (isUniqueViolation(error, "QueueItem_queue_key_active_key")) throw new ConflictError(`Another item with the key of QueueItem ${id} is already queued`);
     throw error;
   }
 }
@@ -45,18 +48,19 @@ export async function retryQueueItem(id: number): Promise<QueueItem> {
 /**
  * A PENDING or WAITING item is CANCELLED now; a RUNNING one is asked to stop
  * (its worker aborts it through its AbortSignal at once, or at its next
- * lease renewal, within a second) and ends CANCELLED.
+ * lease renewal, within a second) and ends CANCELLED, whatever its
+ * processor's attempt ends with. Cancelling a CANCELLED item changes
+ * nothing; a COMPLETED one is a CONFLICT.
  */
 export async function cancelQueueItem(id: number): Promise<QueueItem> {
   return withItem(id, async (tx, row) => {
     if (row.status === "CANCELLED") return row;
-    if (row.status === "RUNNING") {
+    const picked = Prisma.sql`SELECT id, status FROM "QueueItem" WHERE id = ${id} FOR UPDATE`;
+    const { flagged, moved } = await requestStop<QueueItem>(tx, QUEUE_ITEM_KIND, picked, "cancel", "cancelled on request");
+    if (flagged.length > 0) {
       await recordEvent(tx, { kind: "LOG", subjectKind: QUEUE_ITEM_KIND.subject, subjectId: id, scope: row.queue, level: "INFO", message: "cancel requested; aborting" });
-      await notifyWork(tx, { cancel: { kind: QUEUE_ITEM_KIND.subject, ids: [id] } });
-      const [flagged] = await tx.$queryRaw<QueueItem[]>`UPDATE "QueueItem" SET "cancelRequested" = true, "updatedAt" = ${new Date()} WHERE id = ${id} RETURNING *`;
-      return flagged;
     }
-    return transition<QueueItem>(tx, QUEUE_ITEM_KIND, { id, from: row.status, to: "CANCELLED", reason: "cancelled on request" });
+    return moved[0] ?? (await lockRow<QueueItem>(tx, QUEUE_ITEM_KIND, id))!;
   });
 }
 

@@ -100,7 +100,7 @@ export async function enqueue(raw: unknown): Promise<EnqueueResult> {
       FROM incoming ORDER BY ord
       ON CONFLICT (queue, key) WHERE status IN ('PENDING', 'RUNNING', 'WAITING') DO NOTHING
       RETURNING id, key, status, queue
-    ), ${statusEventCtes(QUEUE_ITEM_KIND, "added", Prisma.sql`NULL::text`, Prisma.sql`'enqueued'::text`, now)},
+    ), ${statusEventCtes(QUEUE_ITEM_KIND, "added", Prisma.sql`NULL::text`, Prisma.sql`'enqueued'::text`)},
     wake AS (SELECT pg_notify(${WORK_CHANNEL}, ${JSON.stringify({ queue: input.queue })}) FROM (SELECT 1 FROM added LIMIT 1) any_added)
     SELECT added.id, added.key, (SELECT count(*) FROM notices)::int + (SELECT count(*) FROM wake)::int AS "noticesSent" FROM added ORDER BY id`;
   const byKey = new Map(valid.map((item) => [item.key, item]));

@@ -1,4 +1,5 @@
 import { Prisma, type QueueItem } from "../../generated/prisma/client.js";
+import { DB_NOW } from "../../engine/clock.js";
 import type { Runnable } from "../../engine/runner.js";
 import { QUEUE_ITEM_KIND } from "./kind.js";
 
@@ -11,14 +12,14 @@ export const queueRunnable: Runnable<QueueItem> = {
   kind: QUEUE_ITEM_KIND,
   noun: "queue item",
   task: (item) => ({ processor: item.queue, input: item.payload, scope: item.queue }),
-  claim: (count, names, now) => ({
+  claim: (count, names) => ({
     // Each open queue's best items come from its own range of the claim index, merged by priority;
     // a paused queue's backlog is never read. Rows locked but not taken are free again at commit.
     picked: Prisma.sql`
       SELECT best.id, best.status FROM unnest(${names}::text[]) AS served(name)
       CROSS JOIN LATERAL (
         SELECT id, status, priority FROM "QueueItem"
-        WHERE queue = served.name AND status IN ('PENDING', 'WAITING') AND "runAfter" <= ${now}
+        WHERE queue = served.name AND status IN ('PENDING', 'WAITING') AND "runAfter" <= ${DB_NOW} AND attempts < "maxAttempts"
         ORDER BY priority DESC, id
         LIMIT ${count}
         FOR UPDATE SKIP LOCKED

@@ -1,34 +1,23 @@
 import { Prisma } from "../generated/prisma/client.js";
-import type { JsonValue } from "./json.js";
-
-/** One record to store under (dataset, externalId): what a source yields, and a collector. */
-export interface SourceRecord {
-  externalId: string;
-  data: JsonValue;
-}
+import { DB_NOW } from "../engine/clock.js";
+import { storableJsonText } from "../engine/storable.js";
+import type { SourceRecord } from "../sources/types.js";
 
 /** The common table expressions that write a batch, and how many distinct records it holds. */
 export interface RecordWrites {
   /** Defines `written` (one row per record written) and `counts` (one row: `new`, `updated`), to follow a WITH. */
   ctes: Prisma.Sql;
   processed: number;
-  /** Ids left out because they hold U+0000, which PostgreSQL's text and jsonb cannot store. */
+  /** Ids left out because they hold U+0000 or a lone surrogate, which PostgreSQL's jsonb cannot store. */
   unstorable: string[];
-}
-
-function holdsNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\0");
-  if (Array.isArray(value)) return value.some(holdsNul);
-  if (value && typeof value === "object") return Object.entries(value).some(([key, inner]) => key.includes("\0") || holdsNul(inner));
-  return false;
 }
 
 /**
  * Writes records under (dataset, externalId) and lets the database say what
- * each one was (docs/architecture.md, rule 4), inside the statement that moves the
- * counters, so records and counts commit together or not at all. Nothing is
- * written unless `guard` (a CTE of that statement, e.g. the held lease)
- * holds a row.
+ * each one was, inside the statement that moves the counters (an import's
+ * checkpoint, a collector run's), so records and counts commit together or
+ * not at all. Nothing is written unless `guard` (a CTE of that statement,
+ * e.g. the held lease) holds a row.
  *
  * The batch travels as one JSON document, so the worker does no per-row
  * escaping, and each record is compared with the stored one as `jsonb`:
@@ -38,19 +27,21 @@ function holdsNul(value: unknown): boolean {
  * and logs every one); the upsert's `WHERE` and `xmax = 0` then decide new
  * against updated even if another import writes the same dataset at once.
  * An id seen twice in one batch counts once, with its last data. A record
- * PostgreSQL cannot store (U+0000 in a string) is left out and named, so the
- * import can record it as an error instead of failing the whole checkpoint.
+ * PostgreSQL cannot store is left out and named, so its owner can record it
+ * as an error instead of failing the whole checkpoint; its data is the
+ * upstream's, and is not altered.
  */
-export function recordWrites(dataset: string, records: SourceRecord[], now: Date, guard: Prisma.Sql): RecordWrites {
+export function recordWrites(dataset: string, records: SourceRecord[], guard: Prisma.Sql): RecordWrites {
   const byId = new Map<string, unknown>();
   for (const record of records) byId.set(record.externalId, record.data);
   let entries = Array.from(byId, ([id, data]) => ({ id, data }));
   let batch = JSON.stringify(entries);
   const unstorable: string[] = [];
-  if (batch.includes("\\u0000")) {
+  if (storableJsonText(batch) !== batch) {
     // Rare, so only then is each record looked at.
     entries = entries.filter((entry) => {
-      if (!holdsNul(entry)) return true;
+      const text = JSON.stringify(entry);
+      if (storableJsonText(text) === text) return true;
       unstorable.push(entry.id);
       return false;
     });
@@ -59,10 +50,9 @@ export function recordWrites(dataset: string, records: SourceRecord[], now: Date
   return {
     processed: entries.length,
     unstorable,
-    // Timestamps come from here, not now(): the columns have no time zone and sessions may not be in UTC.
     ctes: Prisma.sql`written AS (
       INSERT INTO "ImportedRecord" (dataset, "externalId", data, "createdAt", "updatedAt")
-      SELECT ${dataset}, incoming.id, incoming.data, ${now}, ${now}
+      SELECT ${dataset}, incoming.id, incoming.data, ${DB_NOW}, ${DB_NOW}
       FROM jsonb_to_recordset(${batch}::jsonb) AS incoming(id text, data jsonb)
       WHERE EXISTS (SELECT 1 FROM ${guard})
         AND incoming.data IS DISTINCT FROM (SELECT stored.data FROM "ImportedRecord" stored WHERE stored.dataset = ${dataset} AND stored."externalId" = incoming.id)

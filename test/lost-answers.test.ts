@@ -1,0 +1,109 @@
+import pg from "pg";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startDemoServer } from "../src/demo/upstream.js";
+import { cloneDatabase } from "./helpers/database.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.js";
+
+// A connection can die after PostgreSQL committed and before the client heard it. Through a proxy that does just
+// that to chosen statements, every count must come out exact, and the service must go on.
+
+let database: Awaited<ReturnType<typeof cloneDatabase>>;
+let proxy: TcpProxy;
+let demo: Awaited<ReturnType<typeof startDemoServer>>;
+let server: TestServer;
+let direct: pg.Client;
+
+beforeAll(async () => {
+  database = await cloneDatabase();
+  const url = new URL(database.url);
+  proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
+  url.host = `127.0.0.1:${proxy.port}`;
+  demo = await startDemoServer({ items: 6000, pageSize: 20 });
+  server = await startTestServer({ MILEPOST_PLUGINS: "test/fixtures/test-processors.mjs", WORKER_CONCURRENCY: "8", RETRY_DELAY_MS: "50" }, url.toString());
+  direct = new pg.Client({ connectionString: database.url });
+  await direct.connect();
+}, 60_000);
+afterAll(async () => {
+  await direct?.end();
+  await server?.stop();
+  await proxy?.close();
+  await demo?.close();
+  await database?.drop();
+});
+
+const one = async <T>(sql: string, values: unknown[] = []) => (await direct.query(sql, values)).rows[0] as T;
+
+/** Polls the database itself (not through the proxy) until `check` holds. */
+async function until(check: () => Promise<boolean>, timeout = 90_000): Promise<void> {
+  await expect.poll(check, { timeout, interval: 200 }).toBe(true);
+}
+
+it("an import of 300 checkpoints ends with exact counts when every 10th checkpoint's answer is lost", async () => {
+  proxy.loseAnswers({ match: /"checkpointSeq" = t\."checkpointSeq" \+ 1/, every: 10 });
+  const lostBefore = proxy.lost();
+  const started = await server.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+    input: {
+      source: "http-json",
+      dataset: "lost-answers",
+      checkpointEvery: 1,
+      config: { url: `${demo.url}/3/movie/popular`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results", totalItemsPath: "total_results" },
+    },
+  });
+  expect(started.errors).toBeUndefined();
+  const id = Number(started.data!.startImport.id);
+  await until(async () => (await one<{ status: string }>(`SELECT status FROM "Import" WHERE id = $1`, [id])).status === "COMPLETED");
+  proxy.loseAnswers(null);
+  expect(proxy.lost() - lostBefore).toBeGreaterThanOrEqual(25);
+  expect(await one(`SELECT "pagesDone", "itemsProcessed", "itemsNew", "itemsUpdated", "itemsUnchanged", "errorCount", "checkpointSeq" FROM "Import" WHERE id = $1`, [id])).toEqual({
+    pagesDone: 300,
+    itemsProcessed: 6000,
+    itemsNew: 6000,
+    itemsUpdated: 0,
+    itemsUnchanged: 0,
+    errorCount: 0,
+    checkpointSeq: 300, // one per page: the last commits with the ending
+  });
+  expect(await one(`SELECT count(*)::int AS count FROM "ImportedRecord" WHERE dataset = 'lost-answers'`)).toEqual({ count: 6000 });
+}, 120_000);
+
+it("a queue of 300 items and a job of 300 steps end exact when every 5th claim's or end's answer is lost", async () => {
+  // "moved AS (" is in every move: the runners' claims and ends, the job's own end.
+  proxy.loseAnswers({ match: /moved AS \(/, every: 5 });
+  const lostBefore = proxy.lost();
+  const items = Array.from({ length: 300 }, (_, n) => ({ key: `lost-${n}`, payload: { tag: `lost-${n}` } }));
+  const enqueued = await server.gql<{ enqueue: { added: { id: string }[] } }>(`mutation($input: EnqueueInput!) { enqueue(input: $input) { added { id } } }`, {
+    input: { queue: "echo", items },
+  });
+  expect(enqueued.data!.enqueue.added).toHaveLength(300);
+  const created = await server.gql<{ createJob: { id: string } }>(`mutation($input: CreateJobInput!) { createJob(input: $input) { id } }`, {
+    input: { kind: "echo", name: "lost answers", steps: items.map((item) => ({ name: item.key, input: item.payload })), config: { concurrency: 8 } },
+  });
+  expect(created.errors).toBeUndefined();
+  const jobId = Number(created.data!.createJob.id);
+  await until(async () => (await one<{ done: number }>(`SELECT count(*)::int AS done FROM "QueueItem" WHERE queue = 'echo' AND key LIKE 'lost-%' AND status = 'COMPLETED'`)).done === 300);
+  await until(async () => (await one<{ status: string }>(`SELECT status FROM "Job" WHERE id = $1`, [jobId])).status === "COMPLETED");
+  proxy.loseAnswers(null);
+  expect(proxy.lost() - lostBefore).toBeGreaterThanOrEqual(20);
+
+  // Each item ran once: one attempt, and exactly the STATUS events of one run.
+  expect(await one(`SELECT min(attempts)::int AS min, max(attempts)::int AS max FROM "QueueItem" WHERE key LIKE 'lost-%'`)).toEqual({ min: 1, max: 1 });
+  const histories = await direct.query<{ history: string; count: number }>(`
+    SELECT string_agg(e.payload->>'to', ',' ORDER BY e.id) AS history, count(*) OVER (PARTITION BY string_agg(e.payload->>'to', ',' ORDER BY e.id))::int AS count
+    FROM "QueueItem" i JOIN "Event" e ON e."subjectKind" = 'QUEUE_ITEM' AND e."subjectId" = i.id AND e.kind = 'STATUS'
+    WHERE i.key LIKE 'lost-%' GROUP BY i.id`);
+  expect(new Set(histories.rows.map((row) => row.history))).toEqual(new Set(["PENDING,RUNNING,COMPLETED"]));
+
+  expect(await one(`SELECT "completedSteps", "failedSteps", "cancelledSteps", "runningSteps" FROM "Job" WHERE id = $1`, [jobId])).toEqual({
+    completedSteps: 300,
+    failedSteps: 0,
+    cancelledSteps: 0,
+    runningSteps: 0,
+  });
+  expect(await one(`SELECT count(*) FILTER (WHERE status = 'COMPLETED')::int AS completed, max(attempts)::int AS attempts FROM "JobStep" WHERE "jobId" = $1`, [jobId])).toEqual({
+    completed: 300,
+    attempts: 1,
+  });
+  const jobEnds = await one<{ count: number }>(`SELECT count(*)::int AS count FROM "Event" WHERE "subjectKind" = 'JOB' AND "subjectId" = $1 AND payload->>'to' = 'COMPLETED'`, [jobId]);
+  expect(jobEnds.count).toBe(1);
+}, 150_000);
