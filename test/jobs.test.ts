@@ -298,6 +298,9 @@ describe("comments", () => {
 
     const forbidden = await server.gql(DELETE, { id: first.data!.addComment.id }, bob);
     expect(forbidden.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    // A comment is its author's token's, not its author's name's: another token called "alice" may not delete it.
+    const namesake = await server.gql(DELETE, { id: first.data!.addComment.id }, await token("alice", "OPERATOR"));
+    expect(namesake.errors?.[0].extensions?.code).toBe("FORBIDDEN");
     const viewer = await server.gql(DELETE, { id: first.data!.addComment.id }, await token("carol", "VIEWER"));
     expect(viewer.errors?.[0].extensions?.code).toBe("FORBIDDEN");
     expect((await server.gql(DELETE, { id: first.data!.addComment.id }, alice)).errors).toBeUndefined();

@@ -129,8 +129,8 @@ export function moveStatement(kind: WorkKind, move: Move): Prisma.Sql {
   const to = effectiveTarget(kind, asked);
   const assignments = Prisma.join([Prisma.sql`status = (${to})::"Status"`, Prisma.sql`"updatedAt" = ${DB_NOW}`, ...sideEffects(kind, to, move.owner, move.restart), ...(move.set ? [move.set] : [])], ", ");
   const given = typeof move.reason === "string" ? Prisma.sql`${redactText(move.reason)}::text` : move.reason;
-  // The reason says so when a requested stop took the place of the target.
-  const reason = Prisma.sql`CASE WHEN (${to}) <> (${asked}) THEN (CASE WHEN (${to}) = 'CANCELLED' THEN 'cancelled on request' ELSE 'paused on request' END) || ' (instead of: ' || (${given}) || ')' ELSE (${given}) END`;
+  // The reason says so when a requested stop took the place of the target (RETURNING sees the new row: its status, not the flags it cleared).
+  const reason = Prisma.sql`CASE WHEN t.status::text <> (${asked}) THEN (CASE WHEN t.status = 'CANCELLED' THEN 'cancelled on request' ELSE 'paused on request' END) || ' (instead of: ' || (${given}) || ')' ELSE (${given}) END`;
   return Prisma.sql`
     WITH ${move.before ? Prisma.sql`${move.before}, ` : Prisma.empty}picked AS (${move.picked}),
     moved AS (
