@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordEvent } from "../src/engine/events.js";
 import { canTransition, FINISHED } from "../src/engine/status.js";
@@ -5,7 +6,10 @@ import { transition } from "../src/engine/move.js";
 import type { Import } from "../src/generated/prisma/client.js";
 import { IMPORT_KIND } from "../src/work/imports/kind.js";
 import { prisma } from "../src/db/client.js";
-import { spawnScript } from "./helpers/process.js";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
+import { EVENTS_CHANNEL } from "../src/engine/events.js";
+import { spawnScript, spawnService } from "./helpers/process.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/subscriptions.js";
 
@@ -136,6 +140,43 @@ describe("events", () => {
     expect(big).toMatchObject({ kind: "LOG", level: "WARNING" });
     expect(big.message).toBe(`${long.slice(0, 4000)}…`);
     await live.close();
+  });
+
+  it("reach a subscriber across a lost LISTEN connection: what was stored meanwhile is replayed once it reconnects, in order, once", async () => {
+    // A fresh api process, which has delivered no stored event yet.
+    const fresh = await spawnService({ DATABASE_URL: server.databaseUrl, MILEPOST_ROLE: "api", MILEPOST_ADMIN_TOKEN: server.adminToken });
+    const client = createClient({ url: fresh.url!.replace(/^http/, "ws"), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${server.adminToken}` }, retryAttempts: 0 });
+    const received: Event[] = [];
+    const unsubscribe = client.subscribe<{ events: Event }>(
+      { query: SUBSCRIBE, variables: { subject: { kind: "IMPORT", id: "77" }, kinds: ["LOG", "PROGRESS"] } },
+      { next: (result) => void (result.data && received.push(result.data.events)), error: () => undefined, complete: () => undefined },
+    );
+    const db = new pg.Client({ connectionString: server.databaseUrl });
+    await db.connect();
+    try {
+      // PROGRESS, which is never stored, until the subscription hears one: the process still has delivered no stored event.
+      const progress = { id: "0", kind: "PROGRESS", subjectKind: "IMPORT", subjectId: 77, at: new Date(), done: 1, total: 2, progress: 0.5, ratePerSecond: null, etaSeconds: null, counters: {} };
+      while (received.length === 0) {
+        await db.query(`SELECT pg_notify($1, $2)`, [EVENTS_CHANNEL, JSON.stringify({ event: progress })]);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // The bridges' LISTEN connections die; three events are stored (and notified) before they are back.
+      const { rows } = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = $1`, [`LISTEN "${EVENTS_CHANNEL}"`]);
+      expect(rows.length).toBeGreaterThanOrEqual(2);
+      for (const message of ["gap 1", "gap 2", "gap 3"]) {
+        const stored = await db.query(`INSERT INTO "Event" (kind, "subjectKind", "subjectId", payload) VALUES ('LOG', 'IMPORT', 77, $1) RETURNING id`, [{ level: "INFO", message }]);
+        await db.query(`SELECT pg_notify($1, $2)`, [EVENTS_CHANNEL, JSON.stringify({ ref: String(stored.rows[0].id) })]);
+      }
+      const logs = () => received.filter((event) => event.kind === "LOG").map((event) => event.message);
+      await expect.poll(logs, { timeout: 5000 }).toEqual(["gap 1", "gap 2", "gap 3"]);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(logs()).toEqual(["gap 1", "gap 2", "gap 3"]); // and none twice
+    } finally {
+      await db.end();
+      unsubscribe();
+      await client.dispose();
+      await fresh.stop();
+    }
   });
 
   it("refuses a malformed subject id or cursor as BAD_USER_INPUT", async () => {

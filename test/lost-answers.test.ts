@@ -1,7 +1,10 @@
+import { readdirSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startDemoServer } from "../src/demo/upstream.js";
 import { cloneDatabase } from "./helpers/database.js";
+import { adminQuery, serverUrlOf } from "./helpers/postgres.js";
+import { spawnService } from "./helpers/process.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.js";
 
@@ -107,3 +110,34 @@ it("a queue of 300 items and a job of 300 steps end exact when every 5th claim's
   const jobEnds = await one<{ count: number }>(`SELECT count(*)::int AS count FROM "Event" WHERE "subjectKind" = 'JOB' AND "subjectId" = $1 AND payload->>'to' = 'COMPLETED'`, [jobId]);
   expect(jobEnds.count).toBe(1);
 }, 150_000);
+
+it("a start whose migrations lose their answers retries them and starts, with every migration applied once and no unhandled 'error' event", async () => {
+  const server = serverUrlOf(database.url);
+  const name = `milepost_fresh_${process.pid}`;
+  await adminQuery(server, `DROP DATABASE IF EXISTS ${name}`, `CREATE DATABASE ${name}`);
+  try {
+    const url = new URL(`${server}/${name}`);
+    url.host = `127.0.0.1:${proxy.port}`;
+    // The first two migrations' COMMITs happen, and their answers are lost.
+    proxy.loseAnswers({ match: /INSERT INTO "_prisma_migrations"/, every: 1, times: proxy.lost() + 2 });
+    const lostBefore = proxy.lost();
+    const started = await spawnService({ DATABASE_URL: url.toString(), MILEPOST_ROLE: "api", MILEPOST_ADMIN_TOKEN: "mp_test_fresh_start_token_0123456789" });
+    proxy.loseAnswers(null);
+    expect(proxy.lost() - lostBefore).toBe(2);
+    expect(started.output()).not.toContain("Unhandled 'error' event");
+    expect(started.output()).toContain("the database connection was lost while migrating; trying again");
+    const migrations = readdirSync(new URL("../prisma/migrations/", import.meta.url), { withFileTypes: true }).filter((entry) => entry.isDirectory());
+    const fresh = new pg.Client({ connectionString: `${server}/${name}` });
+    await fresh.connect();
+    try {
+      const { rows } = await fresh.query(`SELECT migration_name, count(*)::int AS count FROM "_prisma_migrations" WHERE finished_at IS NOT NULL GROUP BY 1`);
+      expect(rows).toHaveLength(migrations.length);
+      expect(rows.every((row) => row.count === 1)).toBe(true);
+    } finally {
+      await fresh.end();
+    }
+    expect((await started.stop()).code).toBe(0);
+  } finally {
+    await adminQuery(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}, 60_000);

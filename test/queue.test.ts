@@ -139,6 +139,19 @@ describe("running", () => {
     await server.gql(`mutation($id: ID!) { cancelQueueItem(id: $id) { id } }`, { id: added[0].id });
   });
 
+  it("stops a cancelled item at once through the cancel's notice, not at its worker's next lease renewal", async () => {
+    // Renewals read the flag once a second: five cancels in a row would all land within 400 ms of one about 1% of the time.
+    for (let round = 0; round < 5; round++) {
+      const { added } = await enqueue({ queue: "echo", items: [{ key: `notice-${round}`, payload: { sleepMs: 20_000 } }] });
+      await until(added[0].id, ["RUNNING"]);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 1000)); // anywhere between two renewals
+      const cancelledAt = Date.now();
+      await server.gql(`mutation($id: ID!) { cancelQueueItem(id: $id) { status } }`, { id: added[0].id });
+      await until(added[0].id, ["CANCELLED"], 3000);
+      expect(Date.now() - cancelledAt, `round ${round}`).toBeLessThan(400);
+    }
+  });
+
   it("claims higher priority first, ties in enqueue order", async () => {
     // Queued while paused, so every item waits; then the four slots take them in batches.
     await server.gql(`mutation { pauseQueue(queue: "echo") { paused } }`);

@@ -19,7 +19,10 @@ export async function startEventBridge(
   log: Logger,
   onReconnect: () => Promise<void> = async () => undefined,
 ): Promise<{ stop(): Promise<void> }> {
-  let lastPersisted: bigint | undefined;
+  // Replays start after the newest event stored before the bridge listened: even one that never delivered an event
+  // makes up, after a reconnection, for what was stored meanwhile.
+  const [{ newest }] = await prisma().$queryRaw<{ newest: bigint }[]>`SELECT COALESCE(max(id), 0) AS newest FROM "Event"`;
+  let lastPersisted = newest;
   let queue = Promise.resolve();
 
   const deliver = (event: MilepostEvent) => {
@@ -39,7 +42,6 @@ export async function startEventBridge(
     deliver({ ...notice.event, at: new Date(notice.event.at) } as MilepostEvent);
   };
   const replayMissed = async () => {
-    if (lastPersisted === undefined) return;
     const rows = await prisma().event.findMany({ where: { id: { gt: lastPersisted } }, orderBy: { id: "asc" } });
     rows.map(eventFromRow).forEach(deliver);
   };
