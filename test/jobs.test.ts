@@ -342,7 +342,11 @@ describe("jobs and jobStats", () => {
     const echo = stats.data!.jobStats.byKind.find((row) => row.kind === "echo")!;
     expect(echo).toMatchObject({ jobs: truth._count._all, stepsCompleted: truth._sum.completedSteps, stepsFailed: truth._sum.failedSteps });
     expect(echo.stepsLast24h).toBe(await prisma().jobStep.count({ where: { kind: "echo", status: { in: ["COMPLETED", "FAILED"] } } }));
+    // Per ended step: the steps COMPLETED or FAILED now, each once (a retried step's earlier run is not counted again).
+    const [ended] = await prisma().$queryRaw<{ average: number }[]>`
+      SELECT avg(extract(epoch FROM "completedAt" - "startedAt"))::float8 AS average FROM "JobStep" WHERE kind = 'echo' AND status IN ('COMPLETED', 'FAILED')`;
     expect(echo.averageStepSeconds).toBeGreaterThan(0);
+    expect(echo.averageStepSeconds).toBeCloseTo(ended.average, 6);
     expect(stats.data!.jobStats.pending).toBeGreaterThanOrEqual(1);
     expect(stats.data!.jobStats.total).toBe(await prisma().job.count());
   });

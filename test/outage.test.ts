@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startDemoServer } from "../src/demo/upstream.js";
 import { cloneDatabase } from "./helpers/database.js";
+import { adminQuery, serverUrlOf } from "./helpers/postgres.js";
 import { spawnService, type ServiceProcess } from "./helpers/process.js";
 import { newSecret, postGraphQL } from "./helpers/server.js";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.js";
@@ -98,3 +99,30 @@ it(`survives the database going away for ${OUTAGE_MS / 1000} s mid-import: alive
     expect(child.output(), "errors logged for an outage that was survived").not.toMatch(/"level":(50|60)/);
   }
 }, 120_000);
+
+it("answers while its database refuses new connections (ALLOW_CONNECTIONS false): health says database: false, an unchecked token SERVICE_UNAVAILABLE with 503", async () => {
+  const own = await cloneDatabase();
+  const name = new URL(own.url).pathname.slice(1);
+  const server = serverUrlOf(own.url);
+  const token = newSecret();
+  const service = await spawnService({ DATABASE_URL: own.url, MILEPOST_ROLE: "api", MILEPOST_ADMIN_TOKEN: token });
+  processes.push(service);
+  const gql = <T>(query: string, as = token) => postGraphQL<T>(service.url!, { query }, as);
+  try {
+    expect((await gql<{ health: { database: boolean } }>("{ health { database } }")).data?.health.database).toBe(true);
+    const unseen = (await gql<{ createApiToken: { token: string } }>(`mutation { createApiToken(name: "unseen", role: VIEWER) { token } }`)).data!.createApiToken.token;
+    await adminQuery(server, `ALTER DATABASE ${name} ALLOW_CONNECTIONS false`, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+    await expect.poll(async () => (await gql<{ health: { database: boolean } }>("{ health { database } }")).data?.health.database, { timeout: 10_000 }).toBe(false);
+    const refused = await gql("{ health { database } }", unseen);
+    expect(refused.status).toBe(503);
+    expect(refused.errors?.[0].extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "DATABASE_UNAVAILABLE" });
+    expect(service.output()).not.toMatch(/"level":(50|60)/);
+    await adminQuery(server, `ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    await expect.poll(async () => (await gql<{ health: { database: boolean } }>("{ health { database } }")).data?.health.database, { timeout: 15_000 }).toBe(true);
+    expect((await gql("{ health { database } }", unseen)).status).toBe(200);
+  } finally {
+    await adminQuery(server, `ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    await service.stop();
+    await own.drop();
+  }
+}, 60_000);

@@ -109,6 +109,8 @@ describe("running", () => {
     const retried = await server.gql<{ retryQueueItem: Item }>(`mutation($id: ID!) { retryQueueItem(id: $id) { ${ITEM} } }`, { id: added[1].id });
     expect(["PENDING", "RUNNING"]).toContain(retried.data!.retryQueueItem.status); // a worker may have taken it already
     expect(retried.data!.retryQueueItem.attempts).toBeLessThanOrEqual(1);
+    // The retry starts afresh: no error of the last run, and its time counts from its next start only.
+    expect(retried.data!.retryQueueItem).toMatchObject({ error: null, durationSeconds: null });
     const again = await until(added[1].id, ["FAILED"]);
     expect(again.attempts).toBe(3);
   });
@@ -269,10 +271,12 @@ describe("built-in processors", () => {
         { key: "missing", payload: { url: `${demo.url}/pages/missing` } },
         { key: "dead", payload: { url: "http://127.0.0.1:9/" } },
         { key: "hostile", payload: { url: `${demo.url}/pages/hostile` } },
+        { key: "refused", payload: { url: `${demo.url}/pages/refused` } },
       ],
       maxAttempts: 2,
     });
-    const [home, moved, missing, dead, hostile] = await Promise.all(added.map((added) => until(added.id, ["COMPLETED", "FAILED"])));
+    const [home, moved, missing, dead, hostile, refused] = await Promise.all(added.map((added) => until(added.id, ["COMPLETED", "FAILED"])));
+    expect(refused).toMatchObject({ status: "COMPLETED", attempts: 1, result: { status: 400, ok: false, title: "Bad request" } });
     expect(home).toMatchObject({ status: "COMPLETED", result: { status: 200, ok: true, finalUrl: `${demo.url}/pages/home`, contentType: "text/html; charset=utf-8", title: "Milepost demo & friends" } });
     expect((home.result as { bytes: number; ms: number }).bytes).toBeGreaterThan(50);
     expect(moved.result).toMatchObject({ status: 200, finalUrl: `${demo.url}/pages/home` });
@@ -314,4 +318,16 @@ describe("built-in processors", () => {
       expect(at(2, 512)).toEqual([255, 255, 255]); // white sides
     }
   }, 40_000);
+
+  it("image-normalize applies a photo's EXIF orientation: a poster stored sideways comes out wider than tall", async () => {
+    const { added } = await enqueue({ queue: "image-normalize", items: [{ key: "sideways", payload: { url: `${demo.url}/images/poster-3-rotated.jpg` } }] });
+    const done = await until(added[0].id, ["COMPLETED", "FAILED"], 20_000);
+    expect(done.status).toBe("COMPLETED");
+    const stored = await prisma().storedFile.findUniqueOrThrow({ where: { id: /\/files\/([0-9a-f]+)\.webp/.exec((done.result as { url: string }).url)![1] } });
+    const sharp = (await import("sharp")).default;
+    const { data, info } = await sharp(Buffer.from(stored.bytes)).raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
+    expect(at(12, 512).some((channel) => channel < 200)).toBe(true); // turned: the poster reaches the sides…
+    expect(at(512, 2)).toEqual([255, 255, 255]); // …with white above and below
+  }, 30_000);
 });

@@ -5,6 +5,8 @@ import { rateLimitEnd } from "../src/engine/http-client.js";
 import { configureSecrets, parseGrant, redactDeep, redactText } from "../src/secrets.js";
 import { isDatabaseUnavailable } from "../src/db/availability.js";
 import { nextLink } from "../src/sources/http-json.js";
+import { pino } from "pino";
+import { createRejectionReporter } from "../src/unhandled.js";
 
 const NOW = Date.parse("2026-11-30T12:00:00Z");
 const headers = (entries: Record<string, string>) => new Headers(entries);
@@ -56,6 +58,9 @@ describe("what errors say", () => {
     expect(isDatabaseUnavailable(Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" }))).toBe(true);
     expect(isDatabaseUnavailable(Object.assign(new Error("x"), { code: "P2010", meta: { driverAdapterError: { cause: { kind: "DatabaseNotReachable" } } } }))).toBe(true);
     expect(isDatabaseUnavailable(new Error("Connection terminated unexpectedly"))).toBe(true);
+    // ALLOW_CONNECTIONS false: "database … is not currently accepting connections", as pg and as Prisma's adapter carry it.
+    expect(isDatabaseUnavailable(Object.assign(new Error('database "x" is not currently accepting connections'), { code: "55000" }))).toBe(true);
+    expect(isDatabaseUnavailable(Object.assign(new Error("x"), { code: "P2010", meta: { driverAdapterError: { cause: { originalCode: "55000", kind: "postgres" } } } }))).toBe(true);
     expect(isDatabaseUnavailable(Object.assign(new Error("duplicate key"), { code: "23505" }))).toBe(false);
     expect(isDatabaseUnavailable(Object.assign(new Error("x"), { code: "P2002" }))).toBe(false);
     expect(isDatabaseUnavailable(new Error("syntax error at or near"))).toBe(false);
@@ -80,5 +85,21 @@ describe("secrets", () => {
     } finally {
       configureSecrets([]);
     }
+  });
+});
+
+describe("a rejection nobody handles", () => {
+  it("is logged as an outage when it says the database is away, as a bug otherwise, each cause once", () => {
+    const lines: { level: number; msg: string }[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const report = createRejectionReporter(log);
+    const outage = () => Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    report(outage());
+    report(outage());
+    report(new TypeError("Cannot read properties of undefined (reading 'id')"));
+    expect(lines.map((line) => [line.level, line.msg])).toEqual([
+      [40, "a database call failed during the outage with nobody waiting for it; the work it belonged to is retried"],
+      [50, "unhandled promise rejection (a bug: please report it); the service keeps running"],
+    ]);
   });
 });

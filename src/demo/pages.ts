@@ -13,6 +13,7 @@ const PAGES: Record<string, { status: number; title?: string; location?: string;
   "/pages/home": { status: 200, title: "Milepost demo &amp; friends" },
   "/pages/moved": { status: 301, location: "/pages/home" },
   "/pages/missing": { status: 404, title: "Not found" },
+  "/pages/refused": { status: 400, title: "Bad request" },
   // What a hostile site may put in a title: a terminal escape that clears the screen and renames the window, NUL, a bidi override.
   "/pages/hostile": { status: 200, title: "\u001b[2J\u001b]0;pwned\u0007Hostile&#27;[31m \u0000title\u202e" },
   "/pages/halfpair": { status: 200, title: "half a pair: &#xD800; (and a whole one: &#x1F600;)" },
@@ -21,11 +22,17 @@ const PAGES: Record<string, { status: number; title?: string; location?: string;
 
 export const DEMO_PAGE_PATHS = /^\/(pages\/[a-z]+|images\/[a-z0-9-]+\.(png|jpg))$/;
 
-/** A poster: a coloured rectangle of `width`×`height` inside a white border (what trim removes). */
-async function poster(seed: number, format: "png" | "jpg"): Promise<Buffer> {
+/**
+ * A poster: a coloured rectangle of `width`×`height` (taller than wide)
+ * inside a white border (what trim removes). A rotated one is stored as a
+ * camera would store a photo taken sideways: the same pixels, with EXIF
+ * orientation 6 (turn 90° clockwise to show it), so it shows wider than tall.
+ */
+async function poster(seed: number, format: "png" | "jpg", rotated: boolean): Promise<Buffer> {
   const [width, height] = [300 + (seed % 7) * 40, 500 + (seed % 5) * 30];
   const colour = { r: (seed * 67) % 256, g: (seed * 131) % 256, b: (seed * 29) % 256 };
   const image = sharp({ create: { width, height, channels: 3, background: colour } }).extend({ top: 40, bottom: 40, left: 60, right: 60, background: "white" });
+  if (rotated) image.withMetadata({ orientation: 6 });
   return format === "png" ? image.png().toBuffer() : image.jpeg({ quality: 90 }).toBuffer();
 }
 
@@ -38,10 +45,10 @@ export async function answerPage(path: string, base: string, response: ServerRes
     response.writeHead(page.status, headers);
     return void response.end(page.title ? `<!doctype html><html><head><title>\n  ${page.title}\n</title></head><body>demo</body></html>` : (page.body ?? ""));
   }
-  const image = /^\/images\/poster-(\d+)\.(png|jpg)$/.exec(path);
+  const image = /^\/images\/poster-(\d+)(-rotated)?\.(png|jpg)$/.exec(path);
   if (image) {
-    const body = await poster(Number(image[1]), image[2] as "png" | "jpg");
-    response.writeHead(200, { "content-type": image[2] === "png" ? "image/png" : "image/jpeg", "content-length": body.length });
+    const body = await poster(Number(image[1]), image[3] as "png" | "jpg", image[2] !== undefined);
+    response.writeHead(200, { "content-type": image[3] === "png" ? "image/png" : "image/jpeg", "content-length": body.length });
     return void response.end(body);
   }
   response.writeHead(path === "/images/broken.png" ? 200 : 404, { "content-type": "text/html" });

@@ -6,7 +6,9 @@
 ALTER TABLE "Import" ADD COLUMN "checkpointSeq" INTEGER NOT NULL DEFAULT 0,
   ADD COLUMN "checkpointBy" TEXT;
 
--- The step counters' trigger, as before, but a claim that loses a race fails with a SQLSTATE of its own,
+-- The step counters' trigger, as before, but the seconds of a step that leaves COMPLETED or FAILED (a retry) are taken
+-- back, so "stepSeconds" is the sum over the steps ended now, each counted once; and a claim that loses a race fails
+-- with a SQLSTATE of its own,
 -- which the worker recognises (it claims again) without reading the message: MPJ01 when the claim would run
 -- more steps of a job than its concurrency (the UPDATE's WHERE checks it on the row as committed now, before
 -- the "Job_running_within_concurrency" CHECK, which stays as the last word), MPJ02 when the job is no longer
@@ -24,7 +26,9 @@ BEGIN
       sum((n.status = 'CANCELLED')::int - (o.status = 'CANCELLED')::int) AS cancelled,
       sum((n.status = 'RUNNING')::int - (o.status = 'RUNNING')::int) AS running,
       sum(CASE WHEN n.status IN ('COMPLETED', 'FAILED') AND n."startedAt" IS NOT NULL
-        THEN extract(epoch FROM n."completedAt" - n."startedAt") ELSE 0 END) AS seconds
+        THEN extract(epoch FROM n."completedAt" - n."startedAt") ELSE 0 END)
+        - sum(CASE WHEN o.status IN ('COMPLETED', 'FAILED') AND o."startedAt" IS NOT NULL
+        THEN extract(epoch FROM o."completedAt" - o."startedAt") ELSE 0 END) AS seconds
     FROM new_steps n JOIN old_steps o ON o.id = n.id
     WHERE n.status IS DISTINCT FROM o.status
     GROUP BY n."jobId"
