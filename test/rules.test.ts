@@ -22,6 +22,8 @@ describe("rate-limit headers", () => {
     ["Retry-After before X-RateLimit-Reset", { "retry-after": "10", "x-ratelimit-reset": "30" }, NOW + 10_000],
     ["neither: a minute", {}, NOW + 60_000],
     ["garbage: a minute", { "retry-after": "soon", "x-ratelimit-reset": "later" }, NOW + 60_000],
+    ["a Retry-After of centuries: a day", { "retry-after": "9999999999999" }, NOW + 86_400_000],
+    ["an X-RateLimit-Reset at the end of time: a day", { "x-ratelimit-reset": "99999999999999" }, NOW + 86_400_000],
   ])("%s", (_what, given, expected) => {
     expect(rateLimitEnd(headers(given), NOW)).toBe(expected);
   });

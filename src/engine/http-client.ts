@@ -3,7 +3,7 @@ import type { Logger } from "../logger.js";
 import { closedUntil, closeUpstream, cooldownKey } from "./cooldowns.js";
 import { isEnvRef, redactText, secretFor, type EnvRef } from "../secrets.js";
 
-/** What a status code means for the work: the defaults below, or a source's `responses` overrides. */
+/** What a status code means for the work: the defaults below, or the caller's `responses` overrides. */
 export type ResponseAction = "retry" | "skip" | "stop" | "fail";
 
 /**
@@ -13,6 +13,8 @@ export type ResponseAction = "retry" | "skip" | "stop" | "fail";
 export const INLINE_WAIT_MS = 5000;
 /** Without Retry-After or X-RateLimit-Reset, a 429 closes the upstream this long. */
 const DEFAULT_RATE_LIMIT_MS = 60_000;
+/** One answer closes an upstream for at most a day, whatever it asks for: work is parked, not shelved for years. */
+export const MAX_RATE_LIMIT_MS = 24 * 3600_000;
 /** Backoff never waits longer than this between two attempts. */
 const MAX_BACKOFF_MS = 5 * 60_000;
 /** Enough of an error body to say what went wrong, not a whole HTML page. */
@@ -31,7 +33,10 @@ export interface RetryPolicy {
   timeoutMs: number;
 }
 
-/** The upstream answered in a way that ends this page (skip), or the whole import (stop, fail). */
+/**
+ * The upstream answered in a way that ends this request's unit of work
+ * (skip: a page, an item), or the whole work (stop: done; fail).
+ */
 export class UpstreamError extends Error {
   override name = "UpstreamError";
   constructor(
@@ -80,8 +85,8 @@ export interface HttpRequest {
   responses?: Record<string, ResponseAction>;
   /**
    * Whether a 4xx (other than 408 and rate limits) ends the work rather than
-   * skipping the page: true on an import's first page, where it means the
-   * config is wrong (a bad URL, a missing key), not that one page is bad.
+   * skipping this request: e.g. on a run's first request, where it means
+   * the config is wrong (a bad URL, a missing key), not that one unit is bad.
    */
   clientErrorIsFatal?: boolean;
   /** Answers larger than this fail the request (default 32 MB)… */
@@ -118,8 +123,12 @@ export interface HttpClient {
   json(url: string, request: HttpRequest): Promise<JsonResponse>;
 }
 
-/** Retry-After (seconds or an HTTP date) or X-RateLimit-Reset (epoch seconds or seconds from now). */
+/** Retry-After (seconds or an HTTP date) or X-RateLimit-Reset (epoch seconds or seconds from now), at most MAX_RATE_LIMIT_MS away. */
 export function rateLimitEnd(headers: Headers, now = Date.now()): number {
+  return Math.min(now + MAX_RATE_LIMIT_MS, askedEnd(headers, now));
+}
+
+function askedEnd(headers: Headers, now: number): number {
   const retryAfter = headers.get("retry-after");
   if (retryAfter) {
     const seconds = Number(retryAfter);
