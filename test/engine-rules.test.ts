@@ -8,7 +8,7 @@ import { reportDatabaseError, waitForDatabase } from "../src/db/availability.js"
 import { moveRun } from "../src/engine/checkpointed/checkpoint.js";
 import { renewLeases } from "../src/engine/lease.js";
 import { moveWork, transition } from "../src/engine/move.js";
-import { endAndClaim } from "../src/engine/runner.js";
+import { endAndClaim } from "../src/engine/runnable.js";
 import { canTransition, IllegalTransitionError } from "../src/engine/status.js";
 import { recoverRunnable, startSweep } from "../src/engine/sweep.js";
 import { logger } from "../src/logger.js";

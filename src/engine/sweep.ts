@@ -5,7 +5,7 @@ import { dbNowPlus } from "./clock.js";
 import type { Db } from "./events.js";
 import { tableOf, type WorkKind } from "./kind.js";
 import { moveWork, type Moved } from "./move.js";
-import type { Runnable, RunnableRow } from "./runner.js";
+import type { Runnable, RunnableRow } from "./runnable.js";
 import { notifyWork } from "./wake.js";
 import { LEASE_RENEW_MS, LEASE_STALE_MS } from "./lease.js";
 

@@ -2,7 +2,7 @@ import { Prisma, type JobStep } from "../../generated/prisma/client.js";
 import { prisma } from "../../db/client.js";
 import { sqlStateOf } from "../../db/sql-state.js";
 import { DB_NOW } from "../../engine/clock.js";
-import type { Runnable } from "../../engine/runner.js";
+import type { Runnable } from "../../engine/runnable.js";
 import { endFinishedJobs } from "./commands.js";
 import { JOB_STEP_KIND } from "./kind.js";
 

@@ -1,6 +1,6 @@
 import { Prisma, type QueueItem } from "../../generated/prisma/client.js";
 import { DB_NOW } from "../../engine/clock.js";
-import type { Runnable } from "../../engine/runner.js";
+import type { Runnable } from "../../engine/runnable.js";
 import { QUEUE_ITEM_KIND } from "./kind.js";
 
 /**
