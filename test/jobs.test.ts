@@ -199,6 +199,37 @@ describe("a job of steps", () => {
   });
 
 
+  it("takes cancelJob and retryJob of one job in turn: a retry that reopens a job between the cancel's two halves keeps its steps", async () => {
+    for (let round = 0; round < 8; round++) {
+      // Two steps fail at once; two run a while: a cancel has running steps to stop, and a retry FAILED steps to run again.
+      const created = await createJob({
+        steps: [...steps(2, { permanent: true }), ...steps(2, { sleepMs: 1500 })].map((step, n) => ({ ...step, name: `step ${n + 1}` })),
+        config: { concurrency: 4 },
+        maxRetries: 0,
+      });
+      await expect.poll(async () => (await job(created.id)).failedSteps + (await job(created.id)).runningSteps, { timeout: 10_000 }).toBe(4);
+      const cancel = server.gql<{ cancelJob: Job }>(`mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: created.id });
+      await new Promise((resolve) => setTimeout(resolve, round * 3)); // the retry lands ever later into the cancel
+      const retry = await server.gql<{ retryJob: Job }>(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: created.id });
+      await cancel;
+      const settled = await until(created.id, ["COMPLETED", "FAILED", "CANCELLED"]);
+      const stepIds = (await prisma().jobStep.findMany({ where: { jobId: Number(created.id) }, select: { id: true } })).map((step) => step.id);
+      const events = await prisma().event.findMany({ where: { kind: "STATUS", OR: [{ subjectKind: "JOB", subjectId: Number(created.id) }, { subjectKind: "JOB_STEP", subjectId: { in: stepIds } }] }, orderBy: { id: "asc" } });
+      const reopened = events.find((event) => event.subjectKind === "JOB" && (event.payload as { reason: string }).reason === "started again");
+      if (retry.data?.retryJob) {
+        // The retry came after the cancel: the job runs again, and nothing of the cancel stops the steps it reopened.
+        expect(reopened, `round ${round}`).toBeDefined();
+        const cancelledAfter = events.filter((event) => event.id > reopened!.id && (event.payload as { reason: string }).reason === "the job was cancelled");
+        expect(cancelledAfter, `round ${round}`).toEqual([]);
+        expect(settled.status, `round ${round}`).not.toBe("CANCELLED");
+      } else {
+        // The retry came first (the job was still running: CONFLICT): the cancel holds.
+        expect(retry.errors?.[0].extensions?.code, `round ${round}`).toBe("CONFLICT");
+        expect(settled.status, `round ${round}`).toBe("CANCELLED");
+      }
+    }
+  }, 90_000);
+
   it("keeps counters in the statement that moves steps, whatever runs it: per job, never over the concurrency, never a claim for a stopped job", async () => {
     // Created not started, so no worker touches them: every change below is this test's own statement.
     const [first, second] = await Promise.all([1, 2].map(() => createJob({ steps: steps(4), config: { concurrency: 2 }, start: false })));

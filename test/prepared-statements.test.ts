@@ -2,6 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoServer } from "../src/demo/upstream.js";
 import { prisma } from "../src/db/client.js";
 import { statementNames } from "../src/db/prepared-statements.js";
+import { Prisma, type Import } from "../src/generated/prisma/client.js";
+import { checkpointStatement } from "../src/engine/checkpointed/checkpoint.js";
+import { moveStatement } from "../src/engine/move.js";
+import { endAndClaim } from "../src/engine/runnable.js";
+import { staleRunning } from "../src/engine/sweep.js";
+import { importer } from "../src/work/imports/importer.js";
+import { IMPORT_KIND } from "../src/work/imports/kind.js";
+import { emptyUnit } from "../src/work/imports/unit.js";
+import { JOB_STEP_KIND } from "../src/work/jobs/kind.js";
+import { stepRunnable } from "../src/work/jobs/runner.js";
+import { QUEUE_ITEM_KIND } from "../src/work/queue/kind.js";
+import { queueRunnable } from "../src/work/queue/runner.js";
 import { spawnService } from "./helpers/process.js";
 import { apiForWorkerProcesses } from "./helpers/server.js";
 
@@ -23,6 +35,22 @@ describe("statement names", () => {
     const twice = (sql: string) => (names.name(sql), names.name(sql));
     for (const sql of [`SELECT * FROM "Job"`, `SELECT t.* FROM "Job" t`, `UPDATE "Job" SET x = 1 RETURNING *`, `SELECT a,* FROM t`, `SELECT moved.*\nFROM moved`]) expect(twice(sql), sql).toBe("");
     for (const sql of [`SELECT count(*) FROM "Job"`, `/* why */ SELECT id FROM "Job"`]) expect(twice(sql), sql).not.toBe("");
+  });
+
+  it("can name every statement a worker sends over and over: claims and ends of each runnable kind, an import's claim and checkpoint, the stale rule", () => {
+    const import_ = { id: 1, checkpointSeq: 3, dataset: "d", pagesDone: 0 } as unknown as Import;
+    const unit = { ...emptyUnit({ failureStreak: 0, activeSeconds: 0 }), cursor: { page: 2 }, path: [] };
+    const outcome = { id: 1, owner: "o", to: "PENDING" as const, reason: "r", result: null, error: null, delayMs: 50, attemptsBack: 0 };
+    const statements: Record<string, string> = {
+      "queue claim": moveStatement(QUEUE_ITEM_KIND, endAndClaim(queueRunnable, [], { count: 5, owner: "o", processors: ["echo"] })).sql,
+      "queue ends": moveStatement(QUEUE_ITEM_KIND, endAndClaim(queueRunnable, [outcome], null)).sql,
+      "step ends and claim": moveStatement(JOB_STEP_KIND, endAndClaim(stepRunnable, [outcome], { count: 5, owner: "o", processors: ["echo"] })).sql,
+      "import checkpoint": checkpointStatement(importer, import_, "o", importer.unit(import_, unit)).sql,
+      "import claim": moveStatement(IMPORT_KIND, { picked: Prisma.sql`SELECT id, status FROM "Import" WHERE id = 1`, to: "RUNNING", owner: "o", reason: "started", set: importer.claimSet }).sql,
+      "stale rows": staleRunning(QUEUE_ITEM_KIND).sql,
+    };
+    const names = statementNames(100);
+    for (const [what, sql] of Object.entries(statements)) expect((names.name(sql), names.name(sql)), what).not.toBe("");
   });
 
   it("names at most `limit` statements per process, and none at 0", () => {

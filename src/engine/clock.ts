@@ -11,9 +11,13 @@ import { Prisma } from "../generated/prisma/client.js";
  */
 export const DB_NOW = Prisma.sql`(statement_timestamp() AT TIME ZONE 'UTC')`;
 
-/** The database's time `ms` milliseconds from now (negative: ago). */
+/**
+ * The database's time `ms` milliseconds from now (negative: ago). Written
+ * without a `*`, which would keep the statements using it from being
+ * prepared (src/db/prepared-statements.ts cannot tell it from `SELECT *`).
+ */
 export function dbNowPlus(ms: Prisma.Sql | number): Prisma.Sql {
-  return Prisma.sql`(${DB_NOW} + (${ms})::float8 * interval '1 millisecond')`;
+  return Prisma.sql`(${DB_NOW} + make_interval(secs => (${ms})::float8 / 1000))`;
 }
 
 /** DB_NOW as JSON carries a time: ISO 8601 in UTC with its zone, as JavaScript's Date reads it. */

@@ -6,9 +6,9 @@ import { LEASE_RENEW_MS, leaseKey, renewLeases, type LeaseFlags } from "./lease.
 
 /** One lease a worker holds, and what it is told at each renewal. */
 export interface Hold {
-  kind: WorkKind;
-  id: number;
-  owner: string;
+  readonly kind: WorkKind;
+  readonly id: number;
+  readonly owner: string;
   /** The row is no longer RUNNING under this owner: nothing of this attempt may be written. */
   lost(): void;
   /** The stop flags as this renewal read them. */
@@ -16,8 +16,9 @@ export interface Hold {
 }
 
 export interface LeaseKeeper {
-  /** Renews the lease from now until the returned function is called. */
-  hold(hold: Hold): () => void;
+  /** Renews the lease from now until it is released. */
+  hold(hold: Hold): void;
+  release(hold: Hold): void;
   stop(): void;
 }
 
@@ -32,19 +33,18 @@ export interface LeaseKeeper {
  * is renewed and nothing is judged (nobody can take the work meanwhile).
  */
 export function createLeaseKeeper(log: Logger): LeaseKeeper {
-  const held = new Map<WorkKind, Map<string, Hold>>();
+  const held = new Map<WorkKind, Set<Hold>>();
   const inFlight = new Set<WorkKind>();
 
-  const renew = (kind: WorkKind, holds: Map<string, Hold>) => {
-    const sent = [...holds.values()];
+  const renew = (kind: WorkKind, holds: Set<Hold>) => {
+    const sent = [...holds];
     inFlight.add(kind);
     renewLeases(prisma(), kind, sent)
       .then(
         (answer) => {
           for (const hold of sent) {
-            const key = leaseKey(hold.id, hold.owner);
-            if (holds.get(key) !== hold) continue; // released meanwhile: its attempt has ended
-            const flags = answer.get(key);
+            if (!holds.has(hold)) continue; // released meanwhile: its attempt has ended
+            const flags = answer.get(leaseKey(hold.id, hold.owner));
             if (flags) hold.flags(flags);
             else hold.lost();
           }
@@ -62,13 +62,12 @@ export function createLeaseKeeper(log: Logger): LeaseKeeper {
 
   return {
     hold(hold) {
-      const holds = held.get(hold.kind) ?? new Map<string, Hold>();
-      held.set(hold.kind, holds);
-      const key = leaseKey(hold.id, hold.owner);
-      holds.set(key, hold);
-      return () => {
-        if (holds.get(key) === hold) holds.delete(key);
-      };
+      let holds = held.get(hold.kind);
+      if (!holds) held.set(hold.kind, (holds = new Set()));
+      holds.add(hold);
+    },
+    release(hold) {
+      held.get(hold.kind)?.delete(hold);
     },
     stop: () => clearInterval(timer),
   };

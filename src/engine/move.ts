@@ -39,10 +39,12 @@ export interface Move {
   returning?: Prisma.Sql;
   /**
    * Picked rows the machine does not let go to their target are never
-   * moved. By default moveWork then throws IllegalTransitionError (rolling
-   * back the caller's transaction); "skip" leaves them and returns them
-   * marked `refusedTo`, for a caller that must not fail the rest (a
-   * worker's batch of ends).
+   * moved. By default the statement also returns them, marked `refusedTo`,
+   * and moveWork throws IllegalTransitionError (rolling back the caller's
+   * transaction). "skip" leaves them without a word, and spares the
+   * statement the work of finding them: for a worker's claims and ends,
+   * which pick only rows that may move (and must not fail the rest should a
+   * bug pick one that may not: its lease lapses, the sweep takes it back).
    */
   onRefused?: "throw" | "skip";
 }
@@ -120,8 +122,8 @@ export function statusEventCtes(kind: WorkKind, rows: string, from: Prisma.Sql, 
  * side effects of the target status, stores a STATUS event per row and
  * NOTIFYs them in chunks, so the change and its events commit together (and
  * are heard of only then). Returns the moved rows as they are now, each with
- * `fromStatus`, and after them the picked rows it refused, as they are, each
- * with the `refusedTo` it was refused.
+ * `fromStatus`, and after them (unless the move skips refusals) the picked
+ * rows it refused, as they are, each with the `refusedTo` it was refused.
  */
 export function moveStatement(kind: WorkKind, move: Move): Prisma.Sql {
   const table = tableOf(kind);
@@ -140,10 +142,14 @@ export function moveStatement(kind: WorkKind, move: Move): Prisma.Sql {
     ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`)}
     SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", NULL::text AS "refusedTo" FROM moved
     -- A condition on the notices alone is a one-time filter, checked before any row: they go out even when no row comes back.
-    WHERE (SELECT count(*) FROM notices) >= 0${move.returning ? Prisma.sql` AND (${move.returning})` : Prisma.empty}
+    WHERE (SELECT count(*) FROM notices) >= 0${move.returning ? Prisma.sql` AND (${move.returning})` : Prisma.empty}${
+      move.onRefused === "skip"
+        ? Prisma.empty
+        : Prisma.sql`
     UNION ALL
     SELECT ${columnsOf(kind, "t")}, t.status, (${to}) FROM picked JOIN ${table} t ON t.id = picked.id
-    WHERE NOT EXISTS (SELECT 1 FROM moved WHERE moved.id = picked.id)`;
+    WHERE NOT EXISTS (SELECT 1 FROM moved WHERE moved.id = picked.id)`
+    }`;
 }
 
 /** A row as a move returns it: as it is now, with the status it had (refused rows: with the target they were refused). */
@@ -152,8 +158,7 @@ export type Moved<Row> = Row & { fromStatus: Status; refusedTo: Status | null };
 /**
  * Runs a move; the moved rows (or those `returning` keeps) as they are now,
  * each with the status it had. Rows the machine refused throw
- * IllegalTransitionError unless the move says "skip"; then they come back
- * too, marked with `refusedTo`.
+ * IllegalTransitionError unless the move says "skip".
  */
 export async function moveWork<Row>(db: Db, kind: WorkKind, move: Move): Promise<Moved<Row>[]> {
   const rows = await db.$queryRaw<Moved<Row & { id: number }>[]>(moveStatement(kind, move));

@@ -2,7 +2,7 @@ import type { Status } from "../generated/prisma/client.js";
 import { describeError } from "./error-text.js";
 import { RateLimitedError, UpstreamError } from "./http-client.js";
 import { isPermanent, PermanentError } from "./processor.js";
-import { storableJson, storableText } from "./storable.js";
+import { storableJsonText, storableText } from "./storable.js";
 import { redactText } from "../secrets.js";
 
 // How one attempt at a row ended, and what that makes of the row: decided here, written by the runner.
@@ -40,11 +40,16 @@ export interface RunnableRow {
 
 type Base = Pick<Outcome, "id" | "owner">;
 
-/** A finished run: its result, made storable (a result over MAX_RESULT_BYTES is a PermanentError). */
+/**
+ * A finished run: its result, made storable (a result over MAX_RESULT_BYTES
+ * is a PermanentError). Serialised once here; read back only when something
+ * in it had to be replaced (the batch it is written in serialises it again).
+ */
 export function completed(base: Base, result: unknown): Outcome {
   const text = JSON.stringify(result ?? null);
-  if (Buffer.byteLength(text) > MAX_RESULT_BYTES) throw new PermanentError(`The result is larger than ${MAX_RESULT_BYTES / 1024} kB`);
-  return { ...base, to: "COMPLETED", reason: "done", result: storableJson(JSON.parse(text) as unknown), error: null, delayMs: null, attemptsBack: 0 };
+  if (text.length > MAX_RESULT_BYTES / 3 && Buffer.byteLength(text) > MAX_RESULT_BYTES) throw new PermanentError(`The result is larger than ${MAX_RESULT_BYTES / 1024} kB`);
+  const clean = storableJsonText(text);
+  return { ...base, to: "COMPLETED", reason: "done", result: clean === text ? (result ?? null) : (JSON.parse(clean) as unknown), error: null, delayMs: null, attemptsBack: 0 };
 }
 
 /** How an attempt that threw or was stopped ends; null when nothing of it may be written (its lease is lost). */

@@ -2,9 +2,10 @@ import { databaseUp, isDatabaseUnavailable, reportDatabaseError, waitForDatabase
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import { recordEvent } from "./events.js";
-import { columnsOf, tableOf } from "./kind.js";
-import { leaseKey, newOwner } from "./lease.js";
-import { moveWork, type Move } from "./move.js";
+import { columnsOf, tableOf, type WorkKind } from "./kind.js";
+import { newOwner, type LeaseFlags } from "./lease.js";
+import type { Hold } from "./lease-keeper.js";
+import { moveWork } from "./move.js";
 import { classify, completed, unwritable, type AttemptStop, type Outcome, type RunnableRow } from "./outcome.js";
 import { endAndClaim, type Runnable } from "./runnable.js";
 import { PermanentError, type AnyProcessor } from "./processor.js";
@@ -16,13 +17,43 @@ import type { WorkerDeps } from "./worker-deps.js";
 /** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
 const POLL_MS = 1000;
 
-/** One claim of one row by this process: its own lease owner, its signal. */
-interface Attempt<Row> {
-  row: Row;
-  owner: string;
-  controller: AbortController;
+/**
+ * One claim of one row by this process: its own lease owner and signal. It
+ * is its own lease hold (the keeper tells it when its lease is lost or a
+ * cancel was flagged), so a row costs no closures of its own.
+ */
+class Attempt<Row extends RunnableRow> implements Hold {
+  readonly controller = new AbortController();
   stopped?: AttemptStop;
-  release(): void;
+  constructor(
+    readonly kind: WorkKind,
+    readonly row: Row,
+    readonly owner: string,
+  ) {}
+  get id(): number {
+    return this.row.id;
+  }
+  abort(reason: AttemptStop): void {
+    if (this.controller.signal.aborted) return;
+    this.stopped = reason;
+    this.controller.abort(new Error(`stopped: ${reason}`));
+  }
+  lost(): void {
+    this.abort("lost");
+  }
+  flags(flags: LeaseFlags): void {
+    if (flags.cancelRequested) this.abort("cancel");
+  }
+  /** A shutdown of the process (an event listener: `this` is the attempt). */
+  handleEvent(): void {
+    this.abort("shutdown");
+  }
+}
+
+/** How an attempt ended, waiting to be written, with the row it ended (what `afterEnd` is given). */
+interface Ended<Row> {
+  outcome: Outcome;
+  row: Row;
 }
 
 /**
@@ -35,22 +66,23 @@ interface Attempt<Row> {
  * after every poll and slows as a backlog grows.
  */
 class Runner<Row extends RunnableRow> {
-  private readonly running = new Map<string, Attempt<Row>>();
-  /** Rows claimed and not yet recorded as ended (what `afterEnd` is given), by lease key. */
-  private readonly claimed = new Map<string, Row>();
+  private readonly running = new Set<Attempt<Row>>();
   private readonly waker = createWaker();
   /** Ends not yet written; a batch is written while the next one gathers. */
-  private pending: Outcome[] = [];
+  private pending: Ended<Row>[] = [];
   private flushing = Promise.resolve();
   /** Owners of claims whose answer was lost: their rows may be RUNNING under them, and are taken up before anything new. */
   private unconfirmed: string[] = [];
   /** Slots a claim in flight (the loop's, or a refill) may fill: not free for another. */
   private reserved = 0;
+  /** Rows whose run returned and whose end is not written yet: for a freedByEnd kind they hold their slots until it is. */
+  private unwritten = 0;
   /** The earliest retry or wait this process wrote: it looks for work then rather than at its next poll. */
   private nextDue = Number.POSITIVE_INFINITY;
   private stopping = false;
   private readonly log: Logger;
   private readonly concurrency: number;
+  private readonly retry: { delayMs: number; factor: number };
 
   constructor(
     private readonly runnable: Runnable<Row>,
@@ -58,10 +90,11 @@ class Runner<Row extends RunnableRow> {
   ) {
     this.log = deps.log;
     this.concurrency = deps.config.WORKER_CONCURRENCY;
+    this.retry = { delayMs: deps.config.RETRY_DELAY_MS, factor: deps.config.BACKOFF_FACTOR };
   }
 
   private get free(): number {
-    return this.concurrency - this.running.size - this.reserved;
+    return this.concurrency - this.running.size - this.reserved - (this.runnable.freedByEnd ? this.unwritten : 0);
   }
 
   onNotice(notice: WorkNotice): void {
@@ -69,31 +102,20 @@ class Runner<Row extends RunnableRow> {
       if (this.deps.processors.get(notice.queue)) this.waker.wake();
     } else if (notice.stop.kind === this.runnable.kind.subject && notice.stop.flag === "cancel") {
       const ids = new Set(notice.stop.ids);
-      for (const attempt of this.running.values()) if (ids.has(attempt.row.id)) this.abort(attempt, "cancel");
+      for (const attempt of this.running) if (ids.has(attempt.id)) attempt.abort("cancel");
     }
   }
 
-  private abort(attempt: Attempt<Row>, reason: AttemptStop): void {
-    if (attempt.controller.signal.aborted) return;
-    attempt.stopped = reason;
-    attempt.controller.abort(new Error(`stopped: ${reason}`));
-  }
-
-  /** Runs one statement of the kind's; its claimed rows (refused ones are logged: a bug, never a reason to fail the batch). */
-  private async execute(move: Move): Promise<Row[]> {
-    const rows = await moveWork<Row>(prisma(), this.runnable.kind, move);
-    const refused = rows.filter((row) => row.refusedTo !== null);
-    if (refused.length > 0) {
-      this.log.error({ kind: this.runnable.kind.subject, refused: refused.map((row) => ({ id: row.id, to: row.refusedTo })) }, "the status machine refused moves of this worker's; their leases will lapse");
-    }
-    return rows.filter((row) => row.refusedTo === null).map(({ fromStatus: _from, refusedTo: _to, ...row }) => row as unknown as Row);
-  }
-
-  /** Claims up to `count` rows under a new owner and starts them. A claim whose answer is lost is taken up at the next look (reattach). */
-  private async claim(count: number, outcomes: Outcome[] = []): Promise<Row[]> {
+  /** Claims up to `count` rows under a new owner (in the statement that writes `ended`) and starts them. A claim whose answer is lost is taken up at the next look. */
+  private async claim(count: number, ended: Ended<Row>[] = []): Promise<Row[]> {
     const owner = newOwner(this.deps.owner);
     try {
-      const rows = await this.execute(endAndClaim(this.runnable, outcomes, { count, owner, processors: this.deps.processors.names() }));
+      const move = endAndClaim(
+        this.runnable,
+        ended.map((end) => end.outcome),
+        { count, owner, processors: this.deps.processors.names() },
+      );
+      const rows = await moveWork<Row>(prisma(), this.runnable.kind, move);
       this.take(rows, owner);
       return rows;
     } catch (error) {
@@ -118,17 +140,9 @@ class Runner<Row extends RunnableRow> {
     for (const row of rows) {
       const processor = this.deps.processors.get(this.runnable.task(row).processor);
       if (!processor) continue; // claims take only this process's processors' rows
-      this.claimed.set(leaseKey(row.id, owner), row);
-      const controller = new AbortController();
-      const attempt: Attempt<Row> = { row, owner, controller, release: () => undefined };
-      attempt.release = this.deps.leases.hold({
-        kind: this.runnable.kind,
-        id: row.id,
-        owner,
-        lost: () => this.abort(attempt, "lost"),
-        flags: (flags) => flags.cancelRequested && this.abort(attempt, "cancel"),
-      });
-      this.running.set(leaseKey(row.id, owner), attempt);
+      const attempt = new Attempt(this.runnable.kind, row, owner);
+      this.deps.leases.hold(attempt);
+      this.running.add(attempt);
       void this.run(attempt, processor);
     }
   }
@@ -140,11 +154,9 @@ class Runner<Row extends RunnableRow> {
     const progress = createProgressReporter(this.log);
     const { shutdown } = this.deps;
     // A shutdown aborts the attempt's own controller (not AbortSignal.any, which costs 13 µs a row here).
-    const onShutdown = () => this.abort(attempt, "shutdown");
-    shutdown.addEventListener("abort", onShutdown);
-    if (shutdown.aborted) onShutdown();
+    shutdown.addEventListener("abort", attempt);
+    if (shutdown.aborted) attempt.abort("shutdown");
     const base = { id: row.id, owner };
-    const retry = { delayMs: this.deps.config.RETRY_DELAY_MS, factor: this.deps.config.BACKOFF_FACTOR };
     let outcome: Outcome | null;
     try {
       const input = processor.input.safeParse(payload);
@@ -161,34 +173,34 @@ class Runner<Row extends RunnableRow> {
         },
         input.data,
       );
-      outcome = attempt.stopped ? classify(row, base, null, attempt.stopped, retry) : completed(base, result);
+      outcome = attempt.stopped ? classify(row, base, null, attempt.stopped, this.retry) : completed(base, result);
     } catch (error) {
-      outcome = classify(row, base, error, attempt.stopped, retry);
-    } finally {
-      shutdown.removeEventListener("abort", onShutdown);
-      attempt.release();
-      await progress.flush();
+      outcome = classify(row, base, error, attempt.stopped, this.retry);
     }
-    this.running.delete(leaseKey(row.id, owner));
-    if (outcome) this.finish(outcome);
-    else this.claimed.delete(leaseKey(row.id, owner));
+    shutdown.removeEventListener("abort", attempt);
+    this.deps.leases.release(attempt);
+    this.running.delete(attempt);
+    if (outcome) this.finish({ outcome, row });
     if (!this.runnable.freedByEnd) this.waker.wake();
+    await progress.flush();
   }
 
-  private finish(outcome: Outcome): void {
+  private finish(end: Ended<Row>): void {
     const first = this.pending.length === 0;
-    this.pending.push(outcome);
+    this.unwritten += 1;
+    this.pending.push(end);
     if (first) setImmediate(() => this.flush()); // every row that ends in this turn goes in the same statement
   }
 
-  /** Writes the buffered outcomes; kept and retried while the database is away. */
+  /** Writes the buffered ends; kept and retried while the database is away. */
   flush(): void {
     this.flushing = this.flushing.then(async () => {
       while (this.pending.length > 0) {
         const batch = this.pending;
         this.pending = [];
-        // No claim while a lost claim's rows are not taken up yet: the slots they hold would be counted twice.
-        const refill = this.runnable.freedByEnd && !this.stopping && databaseUp() && this.unconfirmed.length === 0 ? Math.max(0, Math.min(batch.length, this.free)) : 0;
+        // The batch's slots are free in the statement that writes it: they are refilled there. No claim while a lost
+        // claim's rows are not taken up yet: the slots they hold would be counted twice.
+        const refill = this.runnable.freedByEnd && !this.stopping && databaseUp() && this.unconfirmed.length === 0 ? Math.max(0, Math.min(batch.length, this.free + batch.length)) : 0;
         this.reserved += refill;
         try {
           await this.writeEnds(batch, refill);
@@ -213,27 +225,27 @@ class Runner<Row extends RunnableRow> {
    * `afterEnd`. A claim that loses a race costs only the refill: the ends
    * are written again without it, and the loop looks for work.
    */
-  private async writeEnds(outcomes: Outcome[], refill: number): Promise<void> {
+  private async writeEnds(batch: Ended<Row>[], refill: number): Promise<void> {
     let more: Row[];
     try {
-      more = await this.claim(refill, outcomes);
+      more = await this.claim(refill, batch);
     } catch (error) {
       if (!refill || !this.runnable.claimConflict?.(error)) throw error;
-      more = await this.claim(0, outcomes);
+      more = await this.claim(0, batch);
     }
-    this.ended(outcomes, more, refill);
-  }
-
-  private ended(outcomes: Outcome[], more: Row[], refill: number): void {
+    this.unwritten -= batch.length;
     // A row to retry or that waits is claimable once it is written back and due: the loop looks again then, not at its next poll.
-    const due = Date.now() + Math.min(...outcomes.map((outcome) => outcome.delayMs ?? Number.POSITIVE_INFINITY));
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const end of batch) if (end.outcome.delayMs !== null && end.outcome.delayMs < soonest) soonest = end.outcome.delayMs;
+    const due = Date.now() + soonest;
     if (due < this.nextDue) this.nextDue = due;
     if (due < Number.POSITIVE_INFINITY || (this.runnable.freedByEnd && (refill === 0 || more.length < refill))) this.waker.wake(); // or slots are left
-    const rows = outcomes.map((outcome) => this.claimed.get(leaseKey(outcome.id, outcome.owner))).filter((row): row is Row => row !== undefined);
     this.runnable
-      .afterEnd?.(rows, more)
+      .afterEnd?.(
+        batch.map((end) => end.row),
+        more,
+      )
       .catch((error: unknown) => reportDatabaseError(error, `${this.runnable.noun} end`) || this.log.warn({ err: error }, `could not act on ${this.runnable.noun}s' ends; the crash sweep will`));
-    for (const outcome of outcomes) this.claimed.delete(leaseKey(outcome.id, outcome.owner));
   }
 
   /**
@@ -243,27 +255,27 @@ class Runner<Row extends RunnableRow> {
    * FAILED saying why. Should even that fail, its lease lapses and the
    * sweep takes it back.
    */
-  private async writeApart(batch: Outcome[], error: unknown): Promise<void> {
+  private async writeApart(batch: Ended<Row>[], error: unknown): Promise<void> {
     if (batch.length === 1) {
-      const [outcome] = batch;
+      const [{ outcome, row }] = batch;
       if (outcome.reason.startsWith("its outcome could not be stored")) {
         this.log.error({ err: error, id: outcome.id }, `could not record how a ${this.runnable.noun} ended; its lease will lapse and the sweep takes it back`);
-        this.claimed.delete(leaseKey(outcome.id, outcome.owner));
+        this.unwritten -= 1;
         return;
       }
       this.log.warn({ err: error, id: outcome.id }, `a ${this.runnable.noun}'s outcome could not be stored; it ends FAILED`);
-      return this.writeOne(unwritable(outcome, error));
+      return this.writeOne([{ outcome: unwritable(outcome, error), row }]);
     }
     const half = Math.ceil(batch.length / 2);
-    for (const part of [batch.slice(0, half), batch.slice(half)]) await this.writeOne(...part);
+    for (const part of [batch.slice(0, half), batch.slice(half)]) await this.writeOne(part);
   }
 
-  private async writeOne(...outcomes: Outcome[]): Promise<void> {
+  private async writeOne(batch: Ended<Row>[]): Promise<void> {
     try {
-      await this.writeEnds(outcomes, 0);
+      await this.writeEnds(batch, 0);
     } catch (error) {
-      if (reportDatabaseError(error, `${this.runnable.noun} end`)) this.pending.push(...outcomes);
-      else await this.writeApart(outcomes, error);
+      if (reportDatabaseError(error, `${this.runnable.noun} end`)) this.pending.push(...batch);
+      else await this.writeApart(batch, error);
     }
   }
 
@@ -305,7 +317,7 @@ class Runner<Row extends RunnableRow> {
   /** Stops claiming; running rows are handed back (they run again elsewhere, the attempt not counted). */
   async stop(loop: Promise<void>): Promise<void> {
     this.stopping = true;
-    for (const attempt of this.running.values()) this.abort(attempt, "shutdown");
+    for (const attempt of this.running) attempt.abort("shutdown");
     this.waker.wake();
     await loop;
     while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -76,6 +76,7 @@ export async function recoverRunnable<Row extends RunnableRow>(db: Db, runnable:
     to: Prisma.sql`picked."to"`,
     reason: Prisma.sql`CASE WHEN picked."to" = 'FAILED' THEN 'its worker stopped responding during its last attempt' ELSE 'its worker stopped responding; to be run again' END`,
     set: Prisma.sql`error = CASE WHEN picked."to" = 'FAILED' THEN 'its worker stopped responding during its last attempt' ELSE t.error END`,
+    onRefused: "skip", // RUNNING rows may always go back or fail
   });
   for (const processor of new Set(moved.filter((row) => row.status === "PENDING").map((row) => runnable.task(row).processor))) {
     await notifyWork(db, { queue: processor });

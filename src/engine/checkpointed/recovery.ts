@@ -25,7 +25,7 @@ export function checkpointedRecovery<Row extends CheckpointedRow>(kind: Checkpoi
     kind: kind.work,
     async recover() {
       const sent = await prisma().$transaction(async (tx) => {
-        const lost = await moveWork<Row>(tx, kind.work, { picked: staleRunning(kind.work), to: kind.lost.to, reason: kind.lost.reason });
+        const lost = await moveWork<Row>(tx, kind.work, { picked: staleRunning(kind.work), to: kind.lost.to, reason: kind.lost.reason, onRefused: "skip" });
         const orphans = await tx.$queryRaw<{ id: number }[]>`
           UPDATE ${table} t SET "updatedAt" = ${DB_NOW}
           FROM (

@@ -70,7 +70,8 @@ export async function runAttempt<Row extends CheckpointedRow, Unit>(kind: Checkp
     if (flags.cancelRequested) stop("cancel");
     else if (flags.pauseRequested) stop("pause");
   };
-  const release = deps.leases.hold({ kind: kind.work, id, owner: attempt, lost: () => stop("lost"), flags: obey });
+  const hold = { kind: kind.work, id, owner: attempt, lost: () => stop("lost"), flags: obey };
+  deps.leases.hold(hold);
   deps.attempts.set(id, stop);
   const onShutdown = () => stop("shutdown");
   deps.shutdown.addEventListener("abort", onShutdown);
@@ -123,7 +124,7 @@ export async function runAttempt<Row extends CheckpointedRow, Unit>(kind: Checkp
     await throughOutages(() => commitEnding(kind, row, attempt, final, finish.unit), deps.shutdown, `${kind.noun} end`);
   } finally {
     await committing;
-    release();
+    deps.leases.release(hold);
     if (deps.attempts.get(id) === stop) deps.attempts.delete(id);
     deps.shutdown.removeEventListener("abort", onShutdown);
   }

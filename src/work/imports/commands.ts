@@ -111,8 +111,7 @@ async function stopImport(id: number, to: "PAUSED" | "CANCELLED"): Promise<Impor
   const flag = to === "PAUSED" ? "pause" : "cancel";
   return withImport(id, async (tx, row) => {
     if (row.status === to) return row;
-    const picked = Prisma.sql`SELECT id, status FROM "Import" WHERE id = ${id} FOR UPDATE`;
-    const { flagged, moved } = await requestStop<Import>(tx, IMPORT_KIND, picked, flag, to === "PAUSED" ? "paused on request" : "cancelled on request");
+    const { flagged, moved } = await requestStop<Import>(tx, IMPORT_KIND, Prisma.sql`id = ${id}`, flag, to === "PAUSED" ? "paused on request" : "cancelled on request");
     if (flagged.length > 0) {
       await recordEvent(tx, { kind: "LOG", subjectKind: IMPORT_KIND.subject, subjectId: id, level: "INFO", message: `${flag} requested; stopping at the next checkpoint` });
     }

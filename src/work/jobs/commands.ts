@@ -85,8 +85,8 @@ export async function stopSteps(jobId: number): Promise<void> {
   await prisma().$transaction(async (tx) => {
     await commandLock(tx, jobId);
     if ((await readJob(tx, jobId)).status !== "CANCELLED") return; // retried meanwhile
-    const picked = Prisma.sql`SELECT id, status FROM "JobStep" WHERE "jobId" = ${jobId} AND status IN ('RUNNING', 'PENDING', 'WAITING', 'PAUSED') FOR UPDATE`;
-    await requestStop(tx, JOB_STEP_KIND, picked, "cancel", "the job was cancelled");
+    const open = Prisma.sql`"jobId" = ${jobId} AND status IN ('RUNNING', 'PENDING', 'WAITING', 'PAUSED')`;
+    await requestStop(tx, JOB_STEP_KIND, open, "cancel", "the job was cancelled", "skip");
   });
 }
 
@@ -106,6 +106,7 @@ export async function retryJob(id: number): Promise<Job> {
       reason: "retried with its job",
       set: Prisma.sql`attempts = 0, error = NULL, result = NULL, "runAfter" = ${DB_NOW}`,
       restart: true,
+      onRefused: "skip", // FAILED and CANCELLED steps may always be retried
     });
     if (retried.length === 0) throw new ConflictError(`Job ${id} has no FAILED or CANCELLED step to retry`);
     await transition<Job>(tx, JOB_KIND, { id, from: job.status, to: "PENDING", reason: `retrying ${retried.length} step${retried.length === 1 ? "" : "s"}` });
@@ -137,6 +138,7 @@ export async function endFinishedJobs(db: Db, ids: number[] | null): Promise<num
       FROM "Job" WHERE ${allEnded(ended.map((job) => job.id))} ORDER BY id FOR UPDATE`,
     to: Prisma.sql`picked."to"`,
     reason: Prisma.sql`picked.reason`,
+    onRefused: "skip", // RUNNING jobs may always end
   });
   return moved.length;
 }

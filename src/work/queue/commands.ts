@@ -55,8 +55,7 @@ export async function retryQueueItem(id: number): Promise<QueueItem> {
 export async function cancelQueueItem(id: number): Promise<QueueItem> {
   return withItem(id, async (tx, row) => {
     if (row.status === "CANCELLED") return row;
-    const picked = Prisma.sql`SELECT id, status FROM "QueueItem" WHERE id = ${id} FOR UPDATE`;
-    const { flagged, moved } = await requestStop<QueueItem>(tx, QUEUE_ITEM_KIND, picked, "cancel", "cancelled on request");
+    const { flagged, moved } = await requestStop<QueueItem>(tx, QUEUE_ITEM_KIND, Prisma.sql`id = ${id}`, "cancel", "cancelled on request");
     if (flagged.length > 0) {
       await recordEvent(tx, { kind: "LOG", subjectKind: QUEUE_ITEM_KIND.subject, subjectId: id, scope: row.queue, level: "INFO", message: "cancel requested; aborting" });
     }
