@@ -5,7 +5,7 @@ import { statementNames } from "../src/db/prepared-statements.js";
 import { Prisma, type Import } from "../src/generated/prisma/client.js";
 import { checkpointStatement } from "../src/engine/checkpointed/checkpoint.js";
 import { moveStatement } from "../src/engine/move.js";
-import { endAndClaim } from "../src/engine/runnable.js";
+import { endAndClaim, endAndClaimStatement } from "../src/engine/runnable.js";
 import { staleRunning } from "../src/engine/sweep.js";
 import { importer } from "../src/work/imports/importer.js";
 import { IMPORT_KIND } from "../src/work/imports/kind.js";
@@ -51,6 +51,19 @@ describe("statement names", () => {
     };
     const names = statementNames(100);
     for (const [what, sql] of Object.entries(statements)) expect((names.name(sql), names.name(sql)), what).not.toBe("");
+  });
+
+  it("fills the runner's statement templates with exactly the statement it would build afresh", () => {
+    const outcomes = [{ id: 7, owner: "p/1", to: "FAILED" as const, reason: "bad \u0000 text", result: { a: 1 }, error: "e", delayMs: null, attemptsBack: 0 }];
+    for (const [runnable, kind] of [[queueRunnable, QUEUE_ITEM_KIND], [stepRunnable, JOB_STEP_KIND]] as const) {
+      for (const count of [0, 5]) {
+        const claim = { count, owner: "p/2", processors: ["echo", "noop"] };
+        const fresh = moveStatement(kind, endAndClaim(runnable as never, outcomes, count > 0 ? claim : null));
+        const filled = endAndClaimStatement(runnable as never, outcomes, claim);
+        // A claim of 0 writes ends only: its owner is unused, as in the fresh one's (no claim, no owner).
+        expect([filled.text, filled.values.map((value) => (value === "p/2" && count === 0 ? null : value))]).toEqual([fresh.text, fresh.values]);
+      }
+    }
   });
 
   it("names at most `limit` statements per process, and none at 0", () => {

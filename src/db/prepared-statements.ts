@@ -38,27 +38,31 @@ export interface StatementNames {
  * result columns, so it would fail once a migration added a column.
  */
 export function statementNames(limit: number): StatementNames {
-  let named = new Set<string>();
+  // The named texts themselves (at most `limit`): a worker's largest statements come back every batch, and looking
+  // one up costs less than hashing it again.
+  let named = new Map<string, string>();
   let seen = new Set<string>();
   let generation = 0;
   return {
     name(sql) {
       if (limit === 0) return UNNAMED;
-      const hash = createHash("sha1").update(sql).digest("base64url");
-      if (named.has(hash)) return `milepost_${generation}_${hash}`;
+      const known = named.get(sql);
+      if (known !== undefined) return known;
       if (named.size >= limit || EXPANDS_COLUMNS.test(sql)) return UNNAMED;
+      const hash = createHash("sha1").update(sql).digest("base64url");
       if (!seen.has(hash)) {
         if (seen.size >= SEEN_LIMIT) seen.clear();
         seen.add(hash);
         return UNNAMED;
       }
       seen.delete(hash);
-      named.add(hash);
-      return `milepost_${generation}_${hash}`;
+      const name = `milepost_${generation}_${hash}`;
+      named.set(sql, name);
+      return name;
     },
     forget() {
       generation += 1;
-      named = new Set();
+      named = new Map();
       seen = new Set();
     },
   };

@@ -1,7 +1,8 @@
 import { Prisma } from "../generated/prisma/client.js";
 import { dbNowPlus } from "./clock.js";
 import { column, tableOf, type WorkKind } from "./kind.js";
-import type { Move } from "./move.js";
+import { moveStatement, type Move } from "./move.js";
+import { StatementTemplate } from "./statement-template.js";
 import type { Outcome, RunnableRow } from "./outcome.js";
 import { storableJsonText } from "./storable.js";
 
@@ -58,21 +59,27 @@ export interface Runnable<Row extends RunnableRow> {
  * their statuses: the loop's claims (no ends), a batch's ends (no claim),
  * or for a freedByEnd kind both, the claim filling the slots the ends free,
  * so a job's count of running steps never passes through a state in which
- * they are free but unclaimed. Only the claimed rows come back (and any the
- * status machine refused). Text in the outcomes is made storable here, so
- * no row's data can fail the batch.
+ * they are free but unclaimed. Only the claimed rows come back; rows the
+ * status machine would refuse are skipped (the claim picks only rows that
+ * may start, the ends only rows RUNNING under their attempt). Text in the
+ * outcomes is made storable here, so no row's data can fail the batch.
  */
 export function endAndClaim<Row extends RunnableRow>(runnable: Runnable<Row>, outcomes: Outcome[], claim: { count: number; owner: string; processors: string[] } | null): Move {
+  return endAndClaimMove(runnable, storableJsonText(JSON.stringify(outcomes)), claim && claim.count > 0 ? claim : null, claim?.owner);
+}
+
+/** The move of endAndClaim, its outcomes given as the JSON text bound to the statement (or a Slot for it). */
+function endAndClaimMove<Row extends RunnableRow>(runnable: Runnable<Row>, outcomes: unknown, claim: { count: unknown; processors: unknown } | null, owner: unknown): Move {
   const { kind } = runnable;
   const scope = kind.scope ? column("w", kind.scope) : Prisma.sql`NULL`;
   const ended = Prisma.sql`
     SELECT w.id, w.status, o."to", o.reason, o.result, o.error, o."delayMs", -o."attemptsBack" AS "attemptsDelta", ${scope} AS scope
     FROM ${tableOf(kind)} w
-    JOIN jsonb_to_recordset(${storableJsonText(JSON.stringify(outcomes))}::jsonb)
+    JOIN jsonb_to_recordset(${outcomes}::jsonb)
       AS o(id int, owner text, "to" text, reason text, result jsonb, error text, "delayMs" float8, "attemptsBack" int) ON o.id = w.id AND w."leaseOwner" = o.owner
     WHERE w.status = 'RUNNING'
     FOR UPDATE OF w`;
-  const more = claim && claim.count > 0 ? runnable.claim(claim.count, claim.processors, Prisma.sql`ended`) : null;
+  const more = claim ? runnable.claim(claim.count as number, claim.processors as string[], Prisma.sql`ended`) : null;
   return {
     before: Prisma.sql`ended AS (${ended})${more?.before ? Prisma.sql`, ${more.before}` : Prisma.empty}`,
     picked: more
@@ -80,7 +87,7 @@ export function endAndClaim<Row extends RunnableRow>(runnable: Runnable<Row>, ou
           SELECT c.id, c.status, 'RUNNING', NULL, NULL::jsonb, NULL, NULL::float8, 1 FROM (${more.picked}) c`
       : Prisma.sql`SELECT ${END_COLUMNS} FROM ended`,
     to: Prisma.sql`picked."to"`,
-    owner: claim?.owner,
+    owner: owner as string | undefined,
     reason: Prisma.sql`COALESCE(picked.reason, 'attempt ' || t.attempts || ' of ' || t."maxAttempts")`,
     set: Prisma.sql`
       result = CASE WHEN picked."to" = 'RUNNING' THEN t.result ELSE picked.result END, error = picked.error,
@@ -90,4 +97,25 @@ export function endAndClaim<Row extends RunnableRow>(runnable: Runnable<Row>, ou
     returning: Prisma.sql`moved.status = 'RUNNING'`,
     onRefused: "skip",
   };
+}
+
+type EndAndClaimSlot = "outcomes" | "count" | "processors" | "owner";
+const templates = new WeakMap<Runnable<RunnableRow>, { claiming: StatementTemplate<EndAndClaimSlot>; ending: StatementTemplate<EndAndClaimSlot> }>();
+
+/**
+ * endAndClaim's statement, as the runner sends it at every batch: built once
+ * per kind and shape (with a claim, or ends only), then filled.
+ */
+export function endAndClaimStatement<Row extends RunnableRow>(runnable: Runnable<Row>, outcomes: Outcome[], claim: { count: number; owner: string; processors: string[] }): Prisma.Sql {
+  const some = runnable as unknown as Runnable<RunnableRow>;
+  let shapes = templates.get(some);
+  if (!shapes) {
+    const names = ["outcomes", "count", "processors", "owner"] as const;
+    const build = (claiming: boolean) =>
+      new StatementTemplate(names, (slot) => moveStatement(runnable.kind, endAndClaimMove(runnable, slot.outcomes, claiming ? { count: slot.count, processors: slot.processors } : null, slot.owner)));
+    shapes = { claiming: build(true), ending: build(false) };
+    templates.set(some, shapes);
+  }
+  const shape = claim.count > 0 ? shapes.claiming : shapes.ending;
+  return shape.fill({ outcomes: storableJsonText(JSON.stringify(outcomes)), count: claim.count, processors: claim.processors, owner: claim.owner });
 }

@@ -5,9 +5,8 @@ import { recordEvent } from "./events.js";
 import { columnsOf, tableOf, type WorkKind } from "./kind.js";
 import { newOwner, type LeaseFlags } from "./lease.js";
 import type { Hold } from "./lease-keeper.js";
-import { moveWork } from "./move.js";
 import { classify, completed, unwritable, type AttemptStop, type Outcome, type RunnableRow } from "./outcome.js";
-import { endAndClaim, type Runnable } from "./runnable.js";
+import { endAndClaimStatement, type Runnable } from "./runnable.js";
 import { PermanentError, type AnyProcessor } from "./processor.js";
 import { createProgressReporter } from "./progress.js";
 import { createWaker } from "./waker.js";
@@ -110,12 +109,13 @@ class Runner<Row extends RunnableRow> {
   private async claim(count: number, ended: Ended<Row>[] = []): Promise<Row[]> {
     const owner = newOwner(this.deps.owner);
     try {
-      const move = endAndClaim(
+      const statement = endAndClaimStatement(
         this.runnable,
         ended.map((end) => end.outcome),
         { count, owner, processors: this.deps.processors.names() },
       );
-      const rows = await moveWork<Row>(prisma(), this.runnable.kind, move);
+      // Its moves skip refusals (a claim picks only rows that may start, an end only rows RUNNING under their attempt).
+      const rows = await prisma().$queryRaw<Row[]>(statement);
       this.take(rows, owner);
       return rows;
     } catch (error) {
