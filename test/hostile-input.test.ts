@@ -75,14 +75,62 @@ describe("ids, for every ID argument of the schema", () => {
 });
 
 describe("strings", () => {
-  it("refuses U+0000 in every String argument of the schema, naming it", async () => {
+  it("refuses U+0000 and half a surrogate pair in every String argument of the schema, naming it", async () => {
     const targets = rootCalls().flatMap((call) => call.args.filter((arg) => holdsScalar(arg.type, "String")).map((arg) => ({ field: call.field, arg: arg.name })));
     expect(targets.length).toBeGreaterThan(5);
-    for (const target of targets) {
-      const [call] = rootCalls(({ field, arg }) => (field === target.field && arg.name === target.arg ? withScalar(arg.type, "String", "a\u0000b") : undefined)).filter(
-        (candidate) => candidate.field === target.field,
-      );
-      expect([target, await codeOf(call)]).toEqual([target, "BAD_USER_INPUT"]);
+    for (const bad of ["a\u0000b", "a\ud800b", "a\udc00b"]) {
+      for (const target of targets) {
+        const [call] = rootCalls(({ field, arg }) => (field === target.field && arg.name === target.arg ? withScalar(arg.type, "String", bad) : undefined)).filter(
+          (candidate) => candidate.field === target.field,
+        );
+        expect([target, bad, await codeOf(call)]).toEqual([target, bad, "BAD_USER_INPUT"]);
+      }
+    }
+  });
+
+  it("refuses half a surrogate pair in a key, a label, a payload, a payload filter, a config, a comment and a literal, as BAD_USER_INPUT naming the place", async () => {
+    const ENQUEUE = `mutation($input: EnqueueInput!) { enqueue(input: $input) { added { id } } }`;
+    for (const [item, field] of [
+      [{ key: "k\ud800", payload: { url: "http://127.0.0.1/" } }, "input.items.0.key"],
+      [{ key: "k", label: "\udfff", payload: { url: "http://127.0.0.1/" } }, "input.items.0.label"],
+      [{ key: "k", payload: { url: "http://127.0.0.1/\ud800" } }, "input.items.0.payload.url"],
+    ] as const) {
+      const refused = await server.gql(ENQUEUE, { input: { queue: "http-check", items: [item] } });
+      expect(refused.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: [field] });
+    }
+    const filter = await server.gql(`query($payload: JSON) { queueItems(payload: $payload) { totalCount } }`, { payload: { domain: "\ud800" } });
+    expect(filter.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["payload.domain"] });
+    const config = await server.gql(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, { input: { source: "http-json", config: { url: "http://127.0.0.1/\ud800", pagination: { type: "link" } } } });
+    expect(config.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["input.config.url"] });
+    const comment = await server.gql(`mutation($body: String!) { addComment(jobId: "1", body: $body) { id } }`, { body: "half \ud800 a pair" });
+    expect(comment.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["body"] });
+    // Written into the document, graphql-js refuses it as a syntax error already.
+    const literal = await server.gql(`{ records(dataset: "a\\ud800b") { totalCount } }`);
+    expect(literal.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("refuses a variable nested 100,000 levels deep as BAD_USER_INPUT, without overflowing the stack", async () => {
+    // Written out by hand: JSON.stringify itself would overflow on it.
+    const deep = `${"[".repeat(100_000)}"bottom"${"]".repeat(100_000)}`;
+    const body = `{"query":"query($payload: JSON) { queueItems(payload: $payload) { totalCount } }","variables":{"payload":${deep}}}`;
+    const refused = await postGraphQL(server.url, body, server.adminToken);
+    expect(refused.status).toBe(200);
+    expect(refused.errors?.[0]).toMatchObject({ message: expect.stringMatching(/may not nest deeper than 32 levels/), extensions: { code: "BAD_USER_INPUT" } });
+    // And at the documented depth of a JSON input (10 levels), it is taken.
+    let ten: unknown = "bottom";
+    for (let level = 0; level < 10; level++) ten = { level: ten };
+    expect((await server.gql(`query($payload: JSON) { queueItems(payload: $payload) { totalCount } }`, { payload: ten })).errors).toBeUndefined();
+  });
+
+  it("refuses a runAfter PostgreSQL and JavaScript do not agree on as BAD_USER_INPUT, and takes the years 1 to 9999", async () => {
+    const ENQUEUE = `mutation($input: EnqueueInput!) { enqueue(input: $input) { added { runAfter } } }`;
+    for (const runAfter of ["0000-01-01T00:00:00Z", "-004713-01-01T00:00:00Z", "-271821-04-20T00:00:00.000Z", "+275760-09-13T00:00:00.000Z"]) {
+      const refused = await server.gql(ENQUEUE, { input: { queue: "http-check", items: [{ key: `when-${runAfter}`, payload: { url: "http://127.0.0.1/" } }], runAfter } });
+      expect([runAfter, refused.errors?.[0].extensions?.code]).toEqual([runAfter, "BAD_USER_INPUT"]);
+    }
+    for (const runAfter of ["0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"]) {
+      const taken = await server.gql<{ enqueue: { added: { runAfter: string }[] } }>(ENQUEUE, { input: { queue: "http-check", items: [{ key: `when-${runAfter}`, payload: { url: "http://127.0.0.1/" } }], runAfter } });
+      expect(taken.data?.enqueue.added[0].runAfter).toBe(runAfter);
     }
   });
 

@@ -2,6 +2,7 @@ import { sqlStateOf } from "../src/db/sql-state.js";
 import { stepRunnable } from "../src/work/jobs/runner.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../src/db/client.js";
+import { recordEvent } from "../src/engine/events.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/subscriptions.js";
 
@@ -325,7 +326,9 @@ describe("comments", () => {
       { author: "bob", body: "second" },
     ]);
     const logged = await prisma().event.findMany({ where: { subjectKind: "JOB", subjectId: Number(created.id), kind: "LOG" } });
-    expect(logged.map((event) => (event.payload as { message: string }).message)).toContain("alice commented: looks slow today");
+    expect(logged.map((event) => (event.payload as { message: string }).message)).toContain(`alice commented (comment ${first.data!.addComment.id})`);
+    // A log line of an older version, which held the text, goes with the comment too.
+    await recordEvent(prisma(), { kind: "LOG", subjectKind: "JOB", subjectId: Number(created.id), level: "INFO", message: "alice commented: looks slow today" });
 
     const forbidden = await server.gql(DELETE, { id: first.data!.addComment.id }, bob);
     expect(forbidden.errors?.[0].extensions?.code).toBe("FORBIDDEN");
@@ -335,10 +338,16 @@ describe("comments", () => {
     const viewer = await server.gql(DELETE, { id: first.data!.addComment.id }, await token("carol", "VIEWER"));
     expect(viewer.errors?.[0].extensions?.code).toBe("FORBIDDEN");
     expect((await server.gql(DELETE, { id: first.data!.addComment.id }, alice)).errors).toBeUndefined();
+    const remaining = await prisma().event.findMany({ where: { subjectKind: "JOB", subjectId: Number(created.id) } });
+    expect(JSON.stringify(remaining.map((event) => event.payload))).not.toContain("looks slow today");
     expect((await server.gql(DELETE, { id: second.data!.addComment.id })).errors).toBeUndefined(); // the admin token
     expect((await server.gql(DELETE, { id: second.data!.addComment.id })).errors?.[0].extensions?.code).toBe("NOT_FOUND");
 
-    for (const body of ["", "   ", "x".repeat(10_001), "nul\u0000here"]) {
+    // Shown in terminals and on the dashboard, a comment is cleaned as a page title is: no ANSI escapes, no bidi overrides.
+    const cleaned = await server.gql<{ addComment: { id: string; body: string } }>(ADD, { jobId: created.id, body: "\u001b[2Jred \u001b]0;owned\u0007\u202eevil\u202c\nline two" });
+    expect(cleaned.data!.addComment.body).toBe("[2Jred  ]0;owned  evil\nline two");
+    expect((await server.gql(DELETE, { id: cleaned.data!.addComment.id })).errors).toBeUndefined();
+    for (const body of ["", "   ", "\u001b\u0007", "x".repeat(10_001), "nul\u0000here"]) {
       const response = await server.gql(ADD, { jobId: created.id, body });
       expect(["BAD_USER_INPUT"]).toContain(response.errors?.[0].extensions?.code);
     }

@@ -15,6 +15,14 @@ export const MAX_STORED_TEXT = 10_000;
 /** U+0000, and a lone surrogate (a high one not followed by a low one, or a low one not preceded by a high one). */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** The same, to test (a global regular expression would keep state between tests). */
+const HOLDS_UNSTORABLE = new RegExp(UNSTORABLE.source);
+
+/** Whether the text holds nothing storableText would replace: what an input must be to be taken as it is. */
+export function isStorable(text: string): boolean {
+  return !HOLDS_UNSTORABLE.test(text);
+}
+
 /** The text with NUL and lone surrogates replaced, cut after `max` UTF-16 units (an ellipsis ends a cut one). */
 export function storableText(text: string, max = MAX_STORED_TEXT): string {
   let clean = text.replace(UNSTORABLE, "\uFFFD");

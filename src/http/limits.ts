@@ -4,6 +4,7 @@ import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { createComplexityRule } from "@pothos/plugin-complexity";
 import { GraphQLError, validate, visit, type DocumentNode, type ExecutionArgs } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { isStorable, storableText } from "../engine/storable.js";
 import { userError } from "../schema/errors.js";
 
 /** A GraphQL document larger than this is refused before it is parsed. */
@@ -58,33 +59,54 @@ function useQueryIsString(): Plugin {
   };
 }
 
-/** The path of the first string holding U+0000 in a variable value, or null. */
-function nulPath(value: unknown, path: string): string | null {
-  if (typeof value === "string") return value.includes("\0") ? path : null;
-  if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      const found = nulPath(value[index], `${path}.${index}`);
-      if (found) return found;
+/**
+ * Variables nesting deeper than this are refused before anything walks them
+ * (the deepest input is a JSON value of 10 levels inside a list of items
+ * inside an input object: about 15).
+ */
+export const MAX_VARIABLE_DEPTH = 32;
+
+const UNSTORABLE_STRING = "strings may not contain U+0000 or half a surrogate pair (an escape such as \\ud800 alone)";
+
+/** A key as it may be named in an error: without the characters that made it refused. */
+const shown = (key: string) => storableText(key, 200);
+
+/**
+ * Where a variable value holds a string PostgreSQL cannot store (U+0000, a
+ * lone surrogate), or nests too deep; null when it is fine. Iterative, so a
+ * value nested 100,000 levels deep is refused here, not by the stack.
+ */
+function variableProblem(value: unknown): { path: string; problem: string } | null {
+  const stack: [unknown, string, number][] = [[value, "variables", 0]];
+  while (stack.length > 0) {
+    const [inner, path, depth] = stack.pop()!;
+    if (typeof inner === "string") {
+      if (!isStorable(inner)) return { path, problem: UNSTORABLE_STRING };
+      continue;
     }
-  } else if (value && typeof value === "object") {
-    for (const [key, inner] of Object.entries(value)) {
-      if (key.includes("\0")) return `${path}.${key.replace(/\0/g, "\\0")}`;
-      const found = nulPath(inner, `${path}.${key}`);
-      if (found) return found;
+    if (!inner || typeof inner !== "object") continue;
+    if (depth >= MAX_VARIABLE_DEPTH) return { path, problem: `values may not nest deeper than ${MAX_VARIABLE_DEPTH} levels` };
+    if (Array.isArray(inner)) {
+      for (let index = inner.length - 1; index >= 0; index--) stack.push([inner[index], `${path}.${index}`, depth + 1]);
+      continue;
+    }
+    for (const key of Object.keys(inner).reverse()) {
+      if (!isStorable(key)) return { path: `${path}.${shown(key)}`, problem: UNSTORABLE_STRING };
+      stack.push([(inner as Record<string, unknown>)[key], `${path}.${key}`, depth + 1]);
     }
   }
   return null;
 }
 
-/** The first literal string (an argument written in the document) holding U+0000, as the argument's name. */
-function nulLiteral(document: DocumentNode): string | null {
+/** The first literal string (an argument written in the document) PostgreSQL cannot store, as the argument's name. */
+function unstorableLiteral(document: DocumentNode): string | null {
   let found: string | null = null;
   visit(document, {
     Argument(node) {
       if (found) return false;
       visit(node.value, {
         StringValue(value) {
-          if (value.value.includes("\0")) found ??= node.name.value;
+          if (!isStorable(value.value)) found ??= node.name.value;
         },
       });
       return undefined;
@@ -95,15 +117,16 @@ function nulLiteral(document: DocumentNode): string | null {
 
 /**
  * Every string a request gives, in variables or written in the document, is
- * checked here once for U+0000, which PostgreSQL's text cannot store: the
- * request is refused as BAD_USER_INPUT naming the place, before any resolver
- * or the database sees it.
+ * checked here once for what PostgreSQL's text cannot store (U+0000, half a
+ * surrogate pair), and variables for their depth: the request is refused as
+ * BAD_USER_INPUT naming the place, before any resolver or the database sees it.
  */
 function inputError(args: ExecutionArgs): GraphQLError | null {
-  const inVariables = nulPath(args.variableValues ?? {}, "variables");
-  const where = inVariables ?? (nulLiteral(args.document) ?? null);
+  const inVariables = variableProblem(args.variableValues ?? {});
+  const literal = inVariables ? null : unstorableLiteral(args.document);
+  const where = inVariables ?? (literal ? { path: literal, problem: UNSTORABLE_STRING } : null);
   if (!where) return null;
-  return userError("BAD_USER_INPUT", `${where}: strings may not contain the character U+0000`, { fields: [where.replace(/^variables\./, "")] });
+  return userError("BAD_USER_INPUT", `${where.path}: ${where.problem}`, { fields: [where.path.replace(/^variables\./, "")] });
 }
 
 /** The operation's estimated cost (see MAX_COMPLEXITY), computed from the schema's field complexities and the variables. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { httpUrl } from "../engine/config-schemas.js";
+import { plainText } from "../engine/plain-text.js";
 import { defineProcessor } from "../engine/processor.js";
 
 /** Enough of a page to find its <title>, without holding a large download. */
@@ -24,13 +25,10 @@ export function htmlTitle(html: string): string | null {
         return point > 0 && point <= 0x10ffff ? String.fromCodePoint(point) : entity;
       }
       return ENTITIES[code.toLowerCase()] ?? entity;
-    })
-    // A page's title is shown in terminals and dashboards: no control characters (ANSI escapes, NUL)
-    // and no bidirectional overrides that would make it read as something else.
-    .replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
-  return text ? text.slice(0, TITLE_LENGTH) : null;
+    });
+  // A page's title is shown in terminals and dashboards, on one line.
+  const title = plainText(text, { oneLine: true });
+  return title ? title.slice(0, TITLE_LENGTH) : null;
 }
 
 /**

@@ -1,12 +1,17 @@
 import { GraphQLError, Kind, type ValueNode } from "graphql";
 import { builder } from "./builder.js";
 
+/** The instants a DateTime input may name: years 1 to 9999, which PostgreSQL, JavaScript and ISO 8601 write alike (year 0 and before they do not). */
+const EARLIEST = Date.parse("0001-01-01T00:00:00.000Z");
+const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
+
 builder.scalarType("DateTime", {
-  description: "An instant, as an ISO 8601 string in UTC.",
+  description: "An instant, as an ISO 8601 string in UTC (as input: years 1 to 9999).",
   serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value).toISOString()),
   parseValue: (value) => {
     const date = new Date(String(value));
     if (typeof value !== "string" || Number.isNaN(date.getTime())) throw new GraphQLError("DateTime must be an ISO 8601 string");
+    if (date.getTime() < EARLIEST || date.getTime() > LATEST) throw new GraphQLError("DateTime must fall in the years 1 to 9999");
     return date;
   },
 });
