@@ -113,7 +113,7 @@ describe("a checkpoint", () => {
 });
 
 describe("a record PostgreSQL cannot store", () => {
-  it("is skipped and recorded as an error; the rest of the checkpoint commits", async () => {
+  it("is stored with U+FFFD in place of what cannot be, and recorded as an error; the rest of the checkpoint commits", async () => {
     let row = await runningImport("cp-nul", "w1");
     row = await commitCheckpoint(
       row,
@@ -128,9 +128,14 @@ describe("a record PostgreSQL cannot store", () => {
         4,
       ),
     );
-    expect(row).toMatchObject({ itemsProcessed: 2, itemsNew: 2, errorCount: 2, pagesDone: 1 });
+    expect(row).toMatchObject({ itemsProcessed: 4, itemsNew: 4, errorCount: 2, pagesDone: 1 });
     expect(row.lastError).toContain('Item "surrogate"');
-    expect((await stored("cp-nul")).map((record) => record.externalId)).toEqual(["ok", "text"]);
+    expect((await stored("cp-nul")).map((record) => [record.externalId, record.data])).toEqual([
+      ["nul", { tags: ["a\ufffdb"] }],
+      ["ok", { title: "fine" }],
+      ["surrogate", { title: "half a pair: \ufffd" }],
+      ["text", { note: "the six characters \\u0000 are fine" }],
+    ]);
     const errors = await prisma().importError.findMany({ where: { importId: row.id }, orderBy: { id: "asc" } });
     expect(errors).toMatchObject([
       { page: 4, httpStatus: null, message: expect.stringMatching(/^Item "nul" .*U\+0000/) },

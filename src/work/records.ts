@@ -8,8 +8,8 @@ export interface RecordWrites {
   /** Defines `written` (one row per record written) and `counts` (one row: `new`, `updated`), to follow a WITH. */
   ctes: Prisma.Sql;
   processed: number;
-  /** Ids left out because they hold U+0000 or a lone surrogate, which PostgreSQL's jsonb cannot store. */
-  unstorable: string[];
+  /** Ids of records that held U+0000 or a lone surrogate, which PostgreSQL's jsonb cannot store: they were written with U+FFFD in their place. */
+  replaced: string[];
 }
 
 /**
@@ -27,29 +27,21 @@ export interface RecordWrites {
  * and logs every one); the upsert's `WHERE` and `xmax = 0` then decide new
  * against updated even if another import writes the same dataset at once.
  * An id seen twice in one batch counts once, with its last data. A record
- * PostgreSQL cannot store is left out and named, so its owner can record it
- * as an error instead of failing the whole checkpoint; its data is the
- * upstream's, and is not altered.
+ * PostgreSQL cannot store would fail the whole checkpoint and every retry of
+ * it: it is written with U+FFFD in place of what could not be stored, and
+ * named, so its owner can say so.
  */
 export function recordWrites(dataset: string, records: SourceRecord[], guard: Prisma.Sql): RecordWrites {
   const byId = new Map<string, unknown>();
   for (const record of records) byId.set(record.externalId, record.data);
-  let entries = Array.from(byId, ([id, data]) => ({ id, data }));
-  let batch = JSON.stringify(entries);
-  const unstorable: string[] = [];
-  if (storableJsonText(batch) !== batch) {
-    // Rare, so only then is each record looked at.
-    entries = entries.filter((entry) => {
-      const text = JSON.stringify(entry);
-      if (storableJsonText(text) === text) return true;
-      unstorable.push(entry.id);
-      return false;
-    });
-    batch = JSON.stringify(entries);
-  }
+  const entries = Array.from(byId, ([id, data]) => ({ id, data }));
+  const text = JSON.stringify(entries);
+  const batch = storableJsonText(text);
+  // Rare, so only then is each record looked at.
+  const replaced = batch === text ? [] : entries.filter((entry) => storableJsonText(JSON.stringify(entry)) !== JSON.stringify(entry)).map((entry) => entry.id);
   return {
     processed: entries.length,
-    unstorable,
+    replaced,
     ctes: Prisma.sql`written AS (
       INSERT INTO "ImportedRecord" (dataset, "externalId", data, "createdAt", "updatedAt")
       SELECT ${dataset}, incoming.id, incoming.data, ${DB_NOW}, ${DB_NOW}

@@ -52,10 +52,10 @@ export function importUnitWrites(row: Import, unit: ImportUnit): UnitWrites {
   const lastPage = unit.path.at(-1)?.index ?? row.pagesDone + unit.pages;
   const errors = [
     ...unit.errors.map((error) => ({ ...error, message: storableText(redactText(error.message), 2000) })),
-    ...records.unstorable.map((id) => ({
+    ...records.replaced.map((id) => ({
       page: lastPage,
       httpStatus: null,
-      message: storableText(`Item "${id}" (pages up to ${lastPage}) holds U+0000 or a lone surrogate, which PostgreSQL cannot store; it was skipped`, 2000),
+      message: storableText(`Item "${id}" (pages up to ${lastPage}) held U+0000 or a lone surrogate, which PostgreSQL cannot store; it was stored with U+FFFD in their place`, 2000),
       attempts: 1,
     })),
   ];
