@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Prisma, type Import, type QueueItem, type Status } from "../src/generated/prisma/client.js";
+import { Prisma, type QueueItem, type Status } from "../src/generated/prisma/client.js";
 import { prisma } from "../src/db/client.js";
 import { reportDatabaseError, waitForDatabase } from "../src/db/availability.js";
 import { moveRun } from "../src/engine/checkpointed/checkpoint.js";

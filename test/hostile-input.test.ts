@@ -122,6 +122,17 @@ describe("strings", () => {
     expect((await server.gql(`query($payload: JSON) { queueItems(payload: $payload) { totalCount } }`, { payload: ten })).errors).toBeUndefined();
   });
 
+  it("refuses last and before on the lists that page forward only, instead of answering another page", async () => {
+    for (const [query, field] of [
+      [`{ queueItems(last: 2) { totalCount } }`, "last"],
+      [`{ queueItems(first: 2, before: "5") { totalCount } }`, "before"],
+      [`{ events(subject: { kind: JOB, id: "1" }, last: 2) { totalCount } }`, "last"],
+    ] as const) {
+      const refused = await server.gql(query);
+      expect([query, refused.errors?.[0].extensions]).toMatchObject([query, { code: "BAD_USER_INPUT", fields: [field] }]);
+    }
+  });
+
   it("refuses a runAfter PostgreSQL and JavaScript do not agree on as BAD_USER_INPUT, and takes the years 1 to 9999", async () => {
     const ENQUEUE = `mutation($input: EnqueueInput!) { enqueue(input: $input) { added { runAfter } } }`;
     for (const runAfter of ["0000-01-01T00:00:00Z", "-004713-01-01T00:00:00Z", "-271821-04-20T00:00:00.000Z", "+275760-09-13T00:00:00.000Z"]) {

@@ -275,13 +275,17 @@ describe("built-in processors", () => {
         { key: "dead", payload: { url: "http://127.0.0.1:9/" } },
         { key: "hostile", payload: { url: `${demo.url}/pages/hostile` } },
         { key: "refused", payload: { url: `${demo.url}/pages/refused` } },
+        { key: "long", payload: { url: `${demo.url}/pages/long` } },
       ],
       maxAttempts: 2,
     });
-    const [home, moved, missing, dead, hostile, refused] = await Promise.all(added.map((added) => until(added.id, ["COMPLETED", "FAILED"])));
+    const [home, moved, missing, dead, hostile, refused, long] = await Promise.all(added.map((added) => until(added.id, ["COMPLETED", "FAILED"])));
     expect(refused).toMatchObject({ status: "COMPLETED", attempts: 1, result: { status: 400, ok: false, title: "Bad request" } });
     expect(home).toMatchObject({ status: "COMPLETED", result: { status: 200, ok: true, finalUrl: `${demo.url}/pages/home`, contentType: "text/html; charset=utf-8", title: "Milepost demo & friends" } });
     expect((home.result as { bytes: number; ms: number }).bytes).toBeGreaterThan(50);
+    expect(home.result).toMatchObject({ complete: true });
+    // 1 MiB in chunks with no declared size, read up to 512 KiB: the size is what was read, and says it is not all.
+    expect(long).toMatchObject({ status: "COMPLETED", result: { status: 200, title: "A long page", bytes: 512 * 1024, complete: false } });
     expect(moved.result).toMatchObject({ status: 200, finalUrl: `${demo.url}/pages/home` });
     expect(missing).toMatchObject({ status: "COMPLETED", result: { status: 404, ok: false, title: "Not found" } });
     expect(dead).toMatchObject({ status: "FAILED", attempts: 2, error: expect.stringMatching(/Network error/) });

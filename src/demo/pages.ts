@@ -6,7 +6,7 @@ import sharp from "sharp";
  * title (http-check), a redirect, a missing page, pages that hold what
  * PostgreSQL cannot store (a title that is half a surrogate pair, a 503
  * whose body holds NUL), one whose title is hostile (terminal escapes,
- * NUL), and generated product images with a white border to trim
+ * NUL), a long page sent in chunks with no length, and generated product images with a white border to trim
  * (image-normalize), plus an "image" that is an HTML error page.
  */
 const PAGES: Record<string, { status: number; title?: string; location?: string; body?: string }> = {
@@ -44,6 +44,13 @@ export async function answerPage(path: string, base: string, response: ServerRes
     if (page.location) headers.location = `${base}${page.location}`;
     response.writeHead(page.status, headers);
     return void response.end(page.title ? `<!doctype html><html><head><title>\n  ${page.title}\n</title></head><body>demo</body></html>` : (page.body ?? ""));
+  }
+  if (path === "/pages/long") {
+    // 1 MiB in 64 chunks and no content-length: what a reader that stops early cannot know the size of.
+    response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    response.write("<!doctype html><html><head><title>A long page</title></head><body>");
+    for (let chunk = 0; chunk < 64; chunk++) response.write("x".repeat(16 * 1024));
+    return void response.end("</body></html>");
   }
   const image = /^\/images\/poster-(\d+)(-rotated)?\.(png|jpg)$/.exec(path);
   if (image) {

@@ -53,14 +53,17 @@ export const httpCheck = defineProcessor({
     });
     const ms = Math.round(performance.now() - started);
     const contentType = response.headers.get("content-type");
-    const length = Number(response.headers.get("content-length"));
+    // A body cut at READ_BYTES has the size its content-length declares; without one (chunked), only a lower bound is known.
+    const declared = response.headers.get("content-length");
+    const complete = !response.truncated || declared !== null;
     const html = contentType?.includes("html") ? response.body.toString("utf8") : "";
     return {
       status: response.status,
       ok: response.status >= 200 && response.status < 400,
       finalUrl: response.url,
       ms,
-      bytes: response.truncated && Number.isFinite(length) ? length : response.body.length,
+      bytes: response.truncated && declared !== null ? Number(declared) : response.body.length,
+      complete,
       contentType,
       title: html ? htmlTitle(html) : null,
     };

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { prisma } from "../db/client.js";
 import type { SubjectKind } from "../generated/prisma/enums.js";
 import {
@@ -14,8 +13,9 @@ import {
 } from "../engine/events.js";
 import type { Context } from "./context.js";
 import { builder } from "./builder.js";
+import { forwardPage } from "./forward-page.js";
 import { CheckpointRef } from "./checkpoint.js";
-import { parseEventId, parseId, parseInput } from "../engine/errors.js";
+import { parseEventId, parseId } from "../engine/errors.js";
 import { listen, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
 
@@ -95,7 +95,6 @@ function filterOf(subject: SubjectArg | null | undefined, kinds: readonly Milepo
   };
 }
 
-const firstSchema = z.number().int().min(0).max(1000);
 const REPLAY_PAGE = 500;
 
 builder.queryField("events", (t) =>
@@ -109,7 +108,7 @@ builder.queryField("events", (t) =>
       },
       resolve: async (_root, args) => {
         const filter = filterOf(args.subject, args.kinds);
-        const first = parseInput(firstSchema, args.first ?? 100, ["first"]);
+        const first = forwardPage(args, { default: 100, max: 1000 });
         const after = args.after ? parseEventId(args.after) : undefined;
         const rows = await prisma().event.findMany({ where: eventWhere(filter, after), orderBy: { id: "asc" }, take: first + 1 });
         const edges = rows.slice(0, first).map((row) => ({ cursor: row.id.toString(), node: eventFromRow(row) }));

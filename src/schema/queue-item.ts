@@ -6,6 +6,7 @@ import { cancelQueueItem, retryQueueItem } from "../work/queue/commands.js";
 import { enqueue } from "../work/queue/enqueue.js";
 import { findItems } from "../work/queue/read.js";
 import { builder } from "./builder.js";
+import { forwardPage } from "./forward-page.js";
 import { StatusEnum } from "./status.js";
 
 /** Seconds from start to now (running) or to the end (finished); null before it started. */
@@ -78,8 +79,6 @@ const EnqueueResultRef = builder.objectRef<Awaited<ReturnType<typeof enqueue>>>(
   }),
 });
 
-const firstSchema = z.number().int().min(0).max(500);
-
 builder.queryFields((t) => ({
   queueItem: t.prismaField({
     type: "QueueItem",
@@ -98,7 +97,7 @@ builder.queryFields((t) => ({
         payload: t.arg({ type: "JSON" }),
       },
       resolve: async (_root, args) => {
-        const first = parseInput(firstSchema, args.first ?? 50, ["first"]);
+        const first = forwardPage(args, { default: 50, max: 500 });
         const before = args.after ? parseId(args.after, "after") : null;
         const search = args.search ? parseInput(z.string().max(200), args.search, ["search"]) : null;
         const page = await findItems({ queue: args.queue, status: args.status, search, payload: args.payload }, first, before);

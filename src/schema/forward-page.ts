@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { parseInput } from "../engine/errors.js";
+import { userError } from "./errors.js";
+
+/** A connection's paging arguments as Pothos gives them. */
+export interface PagingArgs {
+  first?: number | null;
+  last?: number | null;
+  before?: string | null;
+}
+
+/**
+ * The page size of a connection that pages forward only (first and after):
+ * `last` and `before` are refused by name instead of being ignored, which
+ * would answer a different page than the one asked for.
+ */
+export function forwardPage(args: PagingArgs, size: { default: number; max: number }): number {
+  for (const name of ["last", "before"] as const) {
+    if (args[name] !== null && args[name] !== undefined) throw userError("BAD_USER_INPUT", `${name}: this list pages forward only; use first and after`, { fields: [name] });
+  }
+  return parseInput(z.number().int().min(0).max(size.max), args.first ?? size.default, ["first"]);
+}
