@@ -17,6 +17,7 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    env: { LOG_LEVEL: "silent" },
+    // Child processes (npm start, workers) inherit these: tests' upstreams listen on loopback, which work may reach only when allowed.
+    env: { LOG_LEVEL: "silent", MILEPOST_EGRESS: "127.0.0.1" },
   },
 });

@@ -45,7 +45,7 @@ const changed = { ...(await startUpstream(ITEMS, ["--catalogue-version", "2"])),
 const slow = await startUpstream(SLOW_ITEMS, ["--latency-ms", String(LATENCY_MS)]);
 const upstreams = [catalogue, changed, slow];
 const service = createService(
-  loadConfig({ DATABASE_URL: `${server}/${database}`, PORT: "0", LOG_LEVEL: "warn", MILEPOST_AUTH: "off", MILEPOST_DEMO: "off", WORKER_CONCURRENCY: "1" }),
+  loadConfig({ DATABASE_URL: `${server}/${database}`, PORT: "0", LOG_LEVEL: "warn", MILEPOST_EGRESS: "127.0.0.1", MILEPOST_AUTH: "off", MILEPOST_DEMO: "off", WORKER_CONCURRENCY: "1" }),
 );
 await service.start();
 const DEFAULT_EVERY = 5;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseEgressEntry, type EgressEntry } from "./engine/egress/policy.js";
 import { parseGrant, type SecretGrant } from "./secrets.js";
 
 const int = (fallback: number, min: number, max: number) =>
@@ -65,6 +66,21 @@ export const configSchema = z.object({
     })
     .describe(
       "Comma-separated `NAME@host[:port]` grants: a config may reference `{ \"$env\": \"NAME\" }` only when NAME is listed, and its value is sent only to that host (and port). Without a grant a reference is refused when work starts.",
+    ),
+  MILEPOST_EGRESS: z
+    .string()
+    .default("")
+    .transform((value, ctx): EgressEntry[] => {
+      const entries: EgressEntry[] = [];
+      for (const text of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+        const entry = parseEgressEntry(text);
+        if (!entry) ctx.addIssue({ code: "custom", message: `"${text}" is not a host, host:port or CIDR network (e.g. intranet.example, 10.1.2.3:8080, 10.0.0.0/8)` });
+        else entries.push(entry);
+      }
+      return entries;
+    })
+    .describe(
+      "Comma-separated `host`, `host:port` or CIDR entries that work (sources, processors, collectors) may reach besides public addresses. Loopback, private, link-local, unique-local, multicast and unspecified addresses are refused unless an entry allows them, judged on the address connected to, at every redirect; the database's own host and port never. The demo under `/demo/` needs no entry.",
     ),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])

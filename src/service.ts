@@ -7,6 +7,7 @@ import type { Config } from "./config.js";
 import { startEventBridge } from "./engine/event-bridge.js";
 import { createEventHub } from "./engine/event-hub.js";
 import { configureSecrets } from "./secrets.js";
+import { configureEgress, type EgressPolicy } from "./engine/egress/policy.js";
 import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";
@@ -106,6 +107,16 @@ function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
+/** Where work may reach: MILEPOST_EGRESS's entries, never the database, and the demo under the service's own origin. */
+function egressOf(config: Config, databaseUrl: string, origin: () => string): EgressPolicy {
+  const database = new URL(databaseUrl);
+  return {
+    entries: config.MILEPOST_EGRESS,
+    forbidden: [{ host: database.hostname || "localhost", port: Number(database.port) || 5432 }],
+    demo: () => (config.MILEPOST_DEMO === "on" ? { origin: new URL(origin()).origin, path: "/demo/" } : null),
+  };
+}
+
 /** The whole service: one process in the role its config gives. */
 export function createService(config: Config): Service {
   let database: Database | undefined;
@@ -117,6 +128,8 @@ export function createService(config: Config): Service {
   const shutdown = new AbortController();
   // Every running import and queue item listens for the shutdown: as many listeners as work running, not a leak.
   setMaxListeners(0, shutdown.signal);
+  // A worker-only process reaches the demo of an api process on the same PORT.
+  const ownOrigin = () => api?.origin ?? `http://${urlHost(config.HOST)}:${config.PORT}`;
 
   return {
     get url() {
@@ -131,14 +144,14 @@ export function createService(config: Config): Service {
       if (config.MILEPOST_ROLE !== "worker") await assertPortFree(config.HOST, config.PORT);
       database = await openDatabase(config, logger);
       watchDatabase(database.url, logger);
+      configureEgress(egressOf(config, database.url, ownOrigin));
       connectPrisma(database.url, config.PREPARED_STATEMENTS);
       prismaOpen = true;
       clearRegistry();
       registerSource(httpJson);
       registerProcessor(httpCheck);
       registerProcessor(imageNormalize);
-      // A worker-only process reaches the demo of an api process on the same PORT.
-      registerSource(demoMoviesSource(() => `${api?.origin ?? `http://${urlHost(config.HOST)}:${config.PORT}`}/demo`));
+      registerSource(demoMoviesSource(() => `${ownOrigin()}/demo`));
       await loadPlugins(config.MILEPOST_PLUGINS, logger);
       boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api" }, logger);
       await createQueues(boss);

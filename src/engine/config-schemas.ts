@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { egressPolicy, urlRefusal } from "./egress/policy.js";
 
 /**
  * zod pieces for the configs of sources, processors and collectors, shared
@@ -6,9 +7,18 @@ import { z } from "zod";
  * and secret references the same way when work is started.
  */
 
-/** An absolute http or https URL: anything else (file:, data:, javascript:) is refused when work starts. */
+/**
+ * An absolute http or https URL: anything else (file:, data:, javascript:)
+ * is refused when work starts, and so is one the egress policy refuses
+ * before any DNS (credentials in it; an address or loopback name
+ * MILEPOST_EGRESS does not allow). A name is judged again on its address at
+ * every connect.
+ */
 export function httpUrl() {
-  return z.url({ protocol: /^https?$/, error: "must be an http or https URL" });
+  return z.url({ protocol: /^https?$/, error: "must be an http or https URL" }).superRefine((text, ctx) => {
+    const refusal = urlRefusal(egressPolicy(), new URL(text));
+    if (refusal) ctx.addIssue({ code: "custom", message: refusal });
+  });
 }
 
 /** `{ "$env": "NAME" }`: a secret the HTTP client resolves for the hosts MILEPOST_SECRETS grants it to. */

@@ -1,7 +1,10 @@
 import pRetry, { AbortError } from "p-retry";
+import { Agent, fetch, type Response } from "undici";
 import type { Logger } from "../logger.js";
 import { closedUntil, closeUpstream, cooldownKey } from "./cooldowns.js";
 import { isEnvRef, redactText, secretFor, type EnvRef } from "../secrets.js";
+import { EgressRefusedError, egressConnector, type Lookup } from "./egress/connector.js";
+import { egressPolicy, isDemoUrl, urlRefusal } from "./egress/policy.js";
 
 /** What a status code means for the work: the defaults below, or the caller's `responses` overrides. */
 export type ResponseAction = "retry" | "skip" | "stop" | "fail";
@@ -276,10 +279,16 @@ function warnOnce(log: Logger, key: string, fields: Record<string, unknown>, mes
  * with exponential backoff for network errors, timeouts and 5xx (p-retry),
  * rate limits honoured across processes, each status mapped to what the
  * work does, secrets resolved per host under MILEPOST_SECRETS, redirects
- * followed without carrying secrets to another origin, and answers capped
- * in size.
+ * followed without carrying secrets to another origin, answers capped in
+ * size, and every connection, of every hop, made only where the egress
+ * policy allows (MILEPOST_EGRESS), judged on the address connected to.
  */
-export function createHttpClient(policy: RetryPolicy, log: Logger): HttpClient {
+export function createHttpClient(policy: RetryPolicy, log: Logger, options: { lookup?: Lookup } = {}): HttpClient {
+  const connect = (allowDemo: boolean) => egressConnector({ timeoutMs: policy.timeoutMs, lookup: options.lookup, allowDemo });
+  // The demo upstream may share the service's own origin: only requests under its path get the agent that may reach it.
+  const agents = { work: new Agent({ connect: connect(false) }), demo: new Agent({ connect: connect(true) }) };
+  const refused = (url: URL, reason: string) => new AbortError(new UpstreamError(`${place(url)} was not requested: ${reason}`, "fail", null, 1));
+
   async function attempt(first: Prepared, request: HttpRequest, key: string): Promise<HttpResponse> {
     const secretHeaders = new Set(Object.entries(request.headers ?? {}).filter(([, value]) => isEnvRef(value)).map(([name]) => name.toLowerCase()));
     for (;;) {
@@ -294,7 +303,10 @@ export function createHttpClient(policy: RetryPolicy, log: Logger): HttpClient {
       const timeout = AbortSignal.timeout(policy.timeoutMs);
       try {
         for (let redirects = 0; ; redirects++) {
+          const refusal = urlRefusal(egressPolicy(), hop.url);
+          if (refusal) throw refused(hop.url, refusal);
           response = await fetch(hop.url, {
+            dispatcher: isDemoUrl(egressPolicy(), hop.url) ? agents.demo : agents.work,
             method: redirects > 0 && request.method === "POST" ? "GET" : (request.method ?? "GET"),
             headers: { accept: "application/json", ...hop.headers },
             body: redirects > 0 ? undefined : request.body,
@@ -312,6 +324,7 @@ export function createHttpClient(policy: RetryPolicy, log: Logger): HttpClient {
         }
       } catch (error) {
         if (error instanceof AbortError) throw error;
+        if ((error as Error).cause instanceof EgressRefusedError) throw refused(hop.url, ((error as Error).cause as Error).message);
         if (request.signal.aborted) throw new AbortError(request.signal.reason as Error);
         const timedOut = timeout.aborted;
         throw new TransientError(timedOut ? `No answer from ${place(first.url)} within ${policy.timeoutMs} ms` : `Network error calling ${place(first.url)}: ${redactText((error as Error).cause ? String(((error as Error).cause as Error).message ?? (error as Error).cause) : (error as Error).message)}`, null);

@@ -61,6 +61,8 @@ export async function startTestServer(env: Record<string, string> = {}, database
       MILEPOST_ADMIN_TOKEN: adminToken,
       MILEPOST_DATA_DIR: dataDir,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+      // Tests' upstreams listen on loopback, which work may reach only when allowed.
+      MILEPOST_EGRESS: "127.0.0.1",
       ...env,
     }),
   );
