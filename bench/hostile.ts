@@ -2,6 +2,9 @@
 // - an alias bomb (1,650 and 300 aliases of `records(first: 1000)`, and 20
 //   that pass the alias limit but not the cost limit): how long a refusal
 //   takes, and how long an ordinary query waits meanwhile;
+// - 100 clients that ask for GraphiQL's page (no token needed) and never
+//   read, without and with gzip: the server's RSS before, at the peak, and
+//   after they are cut off;
 // - 200 WebSocket subscribers that stop reading while 20 MB of events go
 //   out: the server's RSS before, at the peak, and after they are cut off.
 // Prints one JSON document.
@@ -62,6 +65,38 @@ const alone: number[] = [];
 for (let round = 0; round < 20; round++) alone.push((await post("{ health { database } }")).ms);
 const baselineHealthMs = Math.round(median(alone) * 10) / 10;
 
+// 100 clients on bare sockets that ask for GraphiQL's page and never read.
+const PAGE_CLIENTS = 100;
+async function pageHogs(encoding: string) {
+  const before = rssMb();
+  const sockets = await Promise.all(
+    Array.from({ length: PAGE_CLIENTS }, async () => {
+      const socket = connect(Number(new URL(url).port), new URL(url).hostname);
+      socket.on("error", () => undefined);
+      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      await new Promise((resolve) => socket.once("connect", resolve));
+      socket.pause();
+      socket.write(`GET /graphql HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nAccept-Encoding: ${encoding}\r\n\r\n`);
+      return { socket, closed };
+    }),
+  );
+  let peak = before;
+  const started = Date.now();
+  while (Date.now() - started < 5000) {
+    peak = Math.max(peak, rssMb());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  // Each is cut once its unsent data has not moved for 30 s; its side closes when it reads again.
+  await new Promise((resolve) => setTimeout(resolve, 33_000));
+  for (const { socket } of sockets) socket.resume();
+  let cut = 0;
+  await Promise.race([Promise.all(sockets.map(({ closed }) => closed.then(() => cut++))), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  const after = rssMb();
+  for (const { socket } of sockets) socket.destroy();
+  return { clients: PAGE_CLIENTS, rssMb: { before, peak, afterTheCut: after }, peakCostMb: peak - before, cutOff: cut };
+}
+const graphiqlHogs = { identity: await pageHogs("identity"), gzip: await pageHogs("gzip") };
+
 // 200 subscribers on bare sockets that stop reading once subscribed.
 function frame(text: string): Buffer {
   const payload = Buffer.from(text);
@@ -115,6 +150,7 @@ console.log(
   JSON.stringify({
     aliasBombs: bombs,
     healthAloneMs: baselineHealthMs,
+    graphiqlHogs,
     slowSubscribers: {
       subscribers: SUBSCRIBERS,
       eventsMb: (EVENTS * 4) / 1000,

@@ -13,6 +13,8 @@ import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";
 import { answerProbe } from "./http/probes.js";
 import { serveFile } from "./http/files.js";
+import { serveGraphiQL, wantsGraphiQL } from "./http/graphiql.js";
+import { cutSlowReaders } from "./http/slow-readers.js";
 import { assertPortFree } from "./http/port.js";
 import { stopWatchingDatabase, watchDatabase } from "./db/availability.js";
 import { attachWebSockets } from "./http/websocket.js";
@@ -73,6 +75,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     if (demo && path.startsWith("/demo/") && demo.handle(request, response, path.slice("/demo".length))) return;
     if (answerProbe(path, request.method, response)) return;
     if (serveFile(request, response, path, authOff)) return;
+    if (wantsGraphiQL(request, path)) return serveGraphiQL(request, response);
     if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return void yoga(request, response);
     // The body is read here, capped, so a chunked upload cannot make Yoga buffer more than the limit.
     readCappedBody(request).then(
@@ -84,6 +87,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     );
   });
   const sockets = attachWebSockets(server, yoga, authOff, events);
+  const stopCutting = cutSlowReaders(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => resolve());
@@ -95,6 +99,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     closeSockets: () => sockets.close(),
     closeHttp: () =>
       new Promise<void>((resolve) => {
+        stopCutting();
         server.close(() => resolve());
         server.closeIdleConnections();
       }),

@@ -179,8 +179,36 @@ describe("documents and bodies", () => {
     expect(costly.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT", reason: "COST_LIMIT" }, message: expect.stringMatching(/complexity of \d+ exceeds max complexity of 25000/) });
     const nested = await server.gql(`{ imports(first: 200) { edges { node { errors(first: 500) { edges { node { message } } } } } } }`);
     expect(nested.errors?.[0].extensions?.reason).toBe("COST_LIMIT");
-    const honest = await server.gql(aliases(2));
+    const honest = await server.gql(aliases(1));
     expect(honest.errors).toBeUndefined();
+    // A JSON value costs 20 fields: 500 payloads fit in one operation, 1,500 do not.
+    const payloads = (count: number) => `{ ${Array.from({ length: count }, (_, index) => `q${index}: queueItems(first: 500) { edges { node { id payload } } }`).join(" ")} }`;
+    expect((await server.gql(payloads(1), undefined, tokens.VIEWER)).errors).toBeUndefined();
+    expect((await server.gql(payloads(3), undefined, tokens.VIEWER)).errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", reason: "COST_LIMIT" });
+    // A job's comments are paged like every list, and count toward the cost once per comment asked for.
+    const comments = `{ ${Array.from({ length: 20 }, (_, index) => `j${index}: job(id: "1") { comments(first: 500) { body author createdAt } }`).join(" ")} }`;
+    expect((await server.gql(comments, undefined, tokens.VIEWER)).errors?.[0].extensions?.reason).toBe("COST_LIMIT");
+    expect((await server.gql(`{ job(id: "1") { comments(first: 501) { body } } }`)).errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["first"] });
+  });
+
+  it("answers a query whose answer would pass 16 MB with that error alone, and a VIEWER gets no more than that", async () => {
+    // 320 items of 60 kB payloads: about 19 MB, under the cost limit (two aliases of 160 rows).
+    const payload = { url: `http://127.0.0.1/${"p".repeat(60_000)}` };
+    for (let batch = 0; batch < 4; batch++) {
+      const added = await server.gql(`mutation($input: EnqueueInput!) { enqueue(input: $input) { added { id } } }`, {
+        input: { queue: "http-check", items: Array.from({ length: 80 }, (_, index) => ({ key: `big-${batch}-${index}`, payload })), runAfter: "2999-01-01T00:00:00Z" },
+      });
+      expect(added.errors).toBeUndefined();
+    }
+    const query = `{ a: queueItems(search: "big-", first: 160) { edges { node { payload } } } b: queueItems(search: "big-", first: 160, after: "1") { edges { node { payload } } } c: queueItems(search: "big-", first: 320) { edges { node { payload } } } }`;
+    const response = await fetch(server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tokens.VIEWER}` }, body: JSON.stringify({ query }) });
+    const text = await response.text();
+    expect(text.length).toBeLessThan(1000);
+    expect(JSON.parse(text)).toMatchObject({ errors: [{ message: expect.stringMatching(/larger than 16 MB/), extensions: { code: "BAD_USER_INPUT", reason: "ANSWER_TOO_LARGE" } }] });
+    // Under the limit, the same items come whole.
+    const page = await server.gql<{ queueItems: { edges: { node: { payload: { url: string } } }[] } }>(`{ queueItems(search: "big-", first: 200) { edges { node { payload } } } }`, undefined, tokens.VIEWER);
+    expect(page.data!.queueItems.edges).toHaveLength(200);
+    expect(page.data!.queueItems.edges[0].node.payload.url).toHaveLength(payload.url.length);
   });
 
   it("refuses a document over the size limit on the WebSocket too", async () => {

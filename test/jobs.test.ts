@@ -182,7 +182,8 @@ describe("a job of steps", () => {
   it("keeps every job's counters exact and never deadlocks while jobs are cancelled and retried as their steps end", async () => {
     const deadlocks = async () => (await prisma().$queryRaw<{ deadlocks: number }[]>`SELECT deadlocks::int FROM pg_stat_database WHERE datname = current_database()`)[0].deadlocks;
     const before = await deadlocks();
-    const jobs = await Promise.all([1, 2, 3, 4].map(() => createJob({ steps: steps(150, { sleepMs: 2 }), config: { concurrency: 8 } })));
+    // 150 steps of 30 ms, 8 at once: about 600 ms each, so the cancels land mid-run however fast the machine.
+    const jobs = await Promise.all([1, 2, 3, 4].map(() => createJob({ steps: steps(150, { sleepMs: 30 }), config: { concurrency: 8 } })));
     await new Promise((resolve) => setTimeout(resolve, 150));
     for (const created of jobs.slice(0, 2)) {
       expect((await server.gql(`mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: created.id })).errors).toBeUndefined();

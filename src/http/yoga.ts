@@ -1,4 +1,3 @@
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { EventHub } from "../engine/event-hub.js";
 import { logger } from "../logger.js";
@@ -7,6 +6,7 @@ import { maskError } from "../schema/errors.js";
 import { schema } from "../schema/index.js";
 import type { Context } from "../schema/context.js";
 import { createContextFactory, type InitialContext } from "./context.js";
+import { meterAnswers, useAnswerCap } from "./answer-size.js";
 import { useContractErrorCodes } from "./error-codes.js";
 import { useDocumentLimits } from "./limits.js";
 
@@ -19,7 +19,7 @@ export type Yoga = YogaServerInstance<InitialContext, Context>;
  */
 export function createGraphQLServer(options: { authOff: boolean; events: EventHub; defaults: Context["defaults"] }): Yoga {
   return createYoga<InitialContext, Context>({
-    schema,
+    schema: meterAnswers(schema),
     context: createContextFactory(options.authOff, options.events, options.defaults),
     maskedErrors: { maskError },
     logging: {
@@ -30,12 +30,8 @@ export function createGraphQLServer(options: { authOff: boolean; events: EventHu
       // (src/schema/errors.ts) already logs the unexpected ones at error level, once, so these are detail.
       error: (...args) => logger.debug({ yoga: args }, "yoga: an error was masked"),
     },
-    // GraphiQL's assets are served from this package, not a CDN: it works offline and behind firewalls.
-    renderGraphiQL,
-    graphiql: {
-      title: "Milepost",
-      defaultQuery: "# Add your token under Headers: {\"Authorization\": \"Bearer <token>\"}\n{\n  health { ok database workers version }\n}\n",
-    },
-    plugins: [...useDocumentLimits(), useMutationRole(), useContractErrorCodes()],
+    // GraphiQL is served before Yoga, rendered and compressed once (src/http/graphiql.ts).
+    graphiql: false,
+    plugins: [...useDocumentLimits(), useMutationRole(), useAnswerCap(), useContractErrorCodes()],
   });
 }

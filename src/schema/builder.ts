@@ -11,6 +11,12 @@ import type { Context } from "./context.js";
 /** Items a list field without `first` is assumed to return: a connection's default page, or a short list. */
 const ASSUMED_CONNECTION_ITEMS = 50;
 const ASSUMED_LIST_ITEMS = 10;
+/**
+ * A JSON value (a payload, a result, a record's data) may hold 64 kB where
+ * another field holds a few bytes: it costs this many fields, so the cost
+ * limit bounds how many of them one operation reads (about 1,200).
+ */
+export const JSON_FIELD_COST = 20;
 
 /**
  * A field costs 1, and what is selected under a list or connection counts
@@ -18,6 +24,7 @@ const ASSUMED_LIST_ITEMS = 10;
  * with the rows it can make the server read.
  */
 function fieldComplexity(args: Record<string, unknown>, _ctx: Context, field: GraphQLField<unknown, Context, Record<string, unknown>>) {
+  if (getNamedType(field.type).name === "JSON") return JSON_FIELD_COST;
   const asked = [args.first, args.last].find((value): value is number => typeof value === "number");
   if (asked !== undefined) return { field: 1, multiplier: Math.max(1, asked) };
   // A connection's `edges` are the items its own multiplier already counted.

@@ -1,6 +1,7 @@
 import type { Job, Prisma, Status } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import { parseId } from "../engine/errors.js";
+import { z } from "zod";
+import { parseId, parseInput } from "../engine/errors.js";
 import { redactSecrets } from "../secrets.js";
 import { cancelJob, retryJob, startJob } from "../work/jobs/commands.js";
 import { createJob } from "../work/jobs/create.js";
@@ -59,7 +60,16 @@ export const JobRef = builder.prismaObject("Job", {
       { name: "JobStepConnection" },
       { name: "JobStepEdge" },
     ),
-    comments: t.relation("comments", { type: CommentRef, query: { orderBy: { id: "asc" } }, description: "Oldest first." }),
+    comments: t.relation("comments", {
+      type: CommentRef,
+      description: "Oldest first, a page at a time: at most 500, those after the comment id `after`.",
+      args: { first: t.arg.int({ defaultValue: 100 }), after: t.arg.id() },
+      query: (args) => ({
+        orderBy: { id: "asc" },
+        take: parseInput(z.number().int().min(0).max(500), args.first ?? 100, ["first"]),
+        ...(args.after ? { where: { id: { gt: parseId(args.after, "after") } } } : {}),
+      }),
+    }),
   }),
 });
 
