@@ -47,6 +47,9 @@ export const configSchema = z.object({
   RETRY_DELAY_MS: int(1000, 0, 3_600_000).describe("First retry delay; each further one is multiplied by BACKOFF_FACTOR."),
   BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(2).describe("Exponential backoff factor between retries."),
   API_TIMEOUT_MS: int(30_000, 100, 3_600_000).describe("Timeout of one upstream HTTP request."),
+  ATTEMPT_TIMEOUT_MS: int(60_000, 100, 86_400_000).describe(
+    "Time one attempt of a queue item or job step may take, its requests and its processing together; past it the attempt is stopped and counts as failed (retried up to its maxAttempts). A processor's requests are not retried within an attempt: maxAttempts bounds the total.",
+  ),
   WORKER_CONCURRENCY: int(4, 1, 256).describe("Imports one worker process runs at once; and as many queue items, and as many job steps."),
   SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
   EVENT_RETENTION_DAYS: int(14, 1, 36500).describe("LOG and STATUS events of finished work older than this are deleted (hourly); a subject's last CHECKPOINT is kept."),

@@ -12,8 +12,8 @@ const MAX_RETRY_DELAY_MS = 3600_000;
 /** A result larger than this is refused: results are for answers, not payloads (store files, like image-normalize). */
 const MAX_RESULT_BYTES = 256 * 1024;
 
-/** Why a running attempt was told to stop: a cancel, the process shutting down, or its lease lost to another worker. */
-export type AttemptStop = "cancel" | "shutdown" | "lost";
+/** Why a running attempt was told to stop: a cancel, the process shutting down, its lease lost to another worker, or its time (ATTEMPT_TIMEOUT_MS) up. */
+export type AttemptStop = "cancel" | "shutdown" | "lost" | "deadline";
 
 /** How an attempt ended, to be written in the next batch. */
 export interface Outcome {
@@ -58,7 +58,9 @@ export function completed(base: Base, result: unknown): Outcome {
 }
 
 /** How an attempt that threw or was stopped ends; null when nothing of it may be written (its lease is lost). */
-export function classify(item: RunnableRow, base: Base, error: unknown, stopped: AttemptStop | undefined, retry: { delayMs: number; factor: number }): Outcome | null {
+export function classify(item: RunnableRow, base: Base, error: unknown, stopped: AttemptStop | undefined, retry: { delayMs: number; factor: number; attemptMs: number }): Outcome | null {
+  // An attempt past its time failed like any other: retried up to its maxAttempts.
+  if (stopped === "deadline") error = new Error(`the attempt ran past ATTEMPT_TIMEOUT_MS (${retry.attemptMs} ms) and was stopped`);
   if (stopped === "lost") return null; // another worker has it now: nothing of ours may be written
   if (stopped === "cancel") return outcome(base, "CANCELLED", "cancelled on request", null, null, null, 0);
   if (stopped === "shutdown") return outcome(base, "PENDING", "worker shutting down; handed back", null, null, null, 1);

@@ -13,6 +13,8 @@ import { createWaker } from "./waker.js";
 import { listenForWork, type WorkNotice } from "./wake.js";
 import type { WorkerDeps } from "./worker-deps.js";
 
+/** How long a stopped attempt's processor has to notice its signal before its row is ended without it. */
+const STOP_GRACE_MS = 5000;
 /** Without a notice, a worker looks for due work this often (items whose runAfter passed, work from another process). */
 const POLL_MS = 1000;
 
@@ -24,11 +26,16 @@ const POLL_MS = 1000;
 class Attempt<Row extends RunnableRow> implements Hold {
   readonly controller = new AbortController();
   stopped?: AttemptStop;
+  private giveUp!: (error: Error) => void;
+  /** Rejects STOP_GRACE_MS after the attempt was stopped: a processor that ignores its signal does not keep its row or its slot. */
+  readonly abandoned = new Promise<never>((_resolve, reject) => (this.giveUp = reject));
   constructor(
     readonly kind: WorkKind,
     readonly row: Row,
     readonly owner: string,
-  ) {}
+  ) {
+    this.abandoned.catch(() => undefined); // raced only while the processor runs
+  }
   get id(): number {
     return this.row.id;
   }
@@ -36,6 +43,7 @@ class Attempt<Row extends RunnableRow> implements Hold {
     if (this.controller.signal.aborted) return;
     this.stopped = reason;
     this.controller.abort(new Error(`stopped: ${reason}`));
+    setTimeout(() => this.giveUp(new Error(`stopped (${reason}); the processor did not stop within ${STOP_GRACE_MS} ms`)), STOP_GRACE_MS).unref();
   }
   lost(): void {
     this.abort("lost");
@@ -81,7 +89,7 @@ class Runner<Row extends RunnableRow> {
   private stopping = false;
   private readonly log: Logger;
   private readonly concurrency: number;
-  private readonly retry: { delayMs: number; factor: number };
+  private readonly retry: { delayMs: number; factor: number; attemptMs: number };
 
   constructor(
     private readonly runnable: Runnable<Row>,
@@ -89,7 +97,7 @@ class Runner<Row extends RunnableRow> {
   ) {
     this.log = deps.log;
     this.concurrency = deps.config.WORKER_CONCURRENCY;
-    this.retry = { delayMs: deps.config.RETRY_DELAY_MS, factor: deps.config.BACKOFF_FACTOR };
+    this.retry = { delayMs: deps.config.RETRY_DELAY_MS, factor: deps.config.BACKOFF_FACTOR, attemptMs: deps.config.ATTEMPT_TIMEOUT_MS };
   }
 
   private get free(): number {
@@ -156,14 +164,15 @@ class Runner<Row extends RunnableRow> {
     // A shutdown aborts the attempt's own controller (not AbortSignal.any, which costs 13 µs a row here).
     shutdown.addEventListener("abort", attempt);
     if (shutdown.aborted) attempt.abort("shutdown");
+    const deadline = setTimeout(() => attempt.abort("deadline"), this.retry.attemptMs);
     const base = { id: row.id, owner };
     let outcome: Outcome | null;
     try {
       const input = processor.input.safeParse(payload);
       if (!input.success) throw new PermanentError(`The input no longer fits the processor "${processor.name}": ${input.error.message}`);
-      const result = await processor.run(
+      const run = processor.run(
         {
-          http: this.deps.http,
+          http: this.deps.attemptHttp,
           signal: controller.signal,
           attempt: row.attempts,
           itemId: row.id,
@@ -173,10 +182,12 @@ class Runner<Row extends RunnableRow> {
         },
         input.data,
       );
+      const result = await Promise.race([run, attempt.abandoned]);
       outcome = attempt.stopped ? classify(row, base, null, attempt.stopped, this.retry) : completed(base, result);
     } catch (error) {
       outcome = classify(row, base, error, attempt.stopped, this.retry);
     }
+    clearTimeout(deadline);
     shutdown.removeEventListener("abort", attempt);
     this.deps.leases.release(attempt);
     this.running.delete(attempt);

@@ -17,6 +17,8 @@ export interface WorkerDeps {
    * are the same everywhere (cooldowns are shared through the database).
    */
   http: HttpClient;
+  /** The same client for processors, without retries inside an attempt: an item's attempts are its retries. */
+  attemptHttp: HttpClient;
   /** The processors this process has (built in and from MILEPOST_PLUGINS): what its runners run. */
   processors: { get(name: string): AnyProcessor | undefined; names(): string[] };
   /** The process's one lease renewal loop, for every kind. */

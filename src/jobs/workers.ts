@@ -21,15 +21,14 @@ import type { WorkerDeps } from "../engine/worker-deps.js";
  * workers stop asking for work (each poll would fail) and start again once
  * it is back.
  */
-export async function startWorkerRole(deps: Omit<WorkerDeps, "http" | "processors" | "leases">): Promise<{ stop(): Promise<void> }> {
+export async function startWorkerRole(deps: Omit<WorkerDeps, "http" | "attemptHttp" | "processors" | "leases">): Promise<{ stop(): Promise<void> }> {
   const { config, log } = deps;
-  const http = createHttpClient(
-    { maxRetries: config.MAX_RETRIES, retryDelayMs: config.RETRY_DELAY_MS, backoffFactor: config.BACKOFF_FACTOR, timeoutMs: config.API_TIMEOUT_MS },
-    log,
-  );
+  const policy = { maxRetries: config.MAX_RETRIES, retryDelayMs: config.RETRY_DELAY_MS, backoffFactor: config.BACKOFF_FACTOR, timeoutMs: config.API_TIMEOUT_MS };
+  const http = createHttpClient(policy, log);
+  const attemptHttp = createHttpClient({ ...policy, maxRetries: 0 }, log);
   const processors = { get: getProcessor, names: () => listProcessors().map((processor) => processor.name) };
   const leases = createLeaseKeeper(log);
-  const all: WorkerDeps = { ...deps, http, processors, leases };
+  const all: WorkerDeps = { ...deps, http, attemptHttp, processors, leases };
   const imports = await startCheckpointedWorkers(importer, all);
   const runners = [await startRunner(queueRunnable, all), await startRunner(stepRunnable, all)];
   onDatabaseChange((up) => void (up ? resumeWorkers() : pauseWorkers()).catch((error: unknown) => log.warn({ err: error }, "could not pause or resume the workers")));
