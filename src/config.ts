@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseEgressEntry, type EgressEntry } from "./engine/egress/policy.js";
+import { isLoopbackHost } from "./http/origins.js";
 import { parseGrant, type SecretGrant } from "./secrets.js";
 
 const int = (fallback: number, min: number, max: number) =>
@@ -36,6 +37,23 @@ export const configSchema = z.object({
     .min(24, "must be at least 24 characters")
     .optional()
     .describe("Seeds an ADMIN token with this secret. Unset and no token exists: one is generated and saved to `.data/admin-token`."),
+  MILEPOST_CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((value, ctx): string[] => {
+      const origins = value.split(",").map((part) => part.trim()).filter(Boolean);
+      for (const origin of origins) {
+        let parsed: string | null = null;
+        try {
+          parsed = new URL(origin).origin;
+        } catch {
+          // reported below
+        }
+        if (parsed !== origin) ctx.addIssue({ code: "custom", message: `"${origin}" is not an origin (scheme://host[:port], no path), e.g. https://dashboard.example` });
+      }
+      return origins;
+    })
+    .describe("Comma-separated origins (e.g. `https://dashboard.example`) whose pages may call the API from a browser (CORS). None by default: only pages the service serves itself."),
   MILEPOST_DEMO: onOff("on").describe("`on` serves the demo upstream API under `/demo/` (the `demo-movies` source reads it)."),
   MILEPOST_DATA_DIR: z.string().min(1).default(".data").describe("Where the embedded PostgreSQL and the generated admin token are kept."),
   EMBEDDED_PG_PORT: int(54329, 1, 65535).describe("Port of the embedded PostgreSQL (used only without DATABASE_URL)."),
@@ -111,6 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((key) => [key, env[key]]),
   );
   const parsed = configSchema.safeParse(present);
+  if (parsed.success && parsed.data.MILEPOST_AUTH === "off" && !isLoopbackHost(parsed.data.HOST)) {
+    throw new ConfigError(`Invalid configuration:\nHOST=${JSON.stringify(parsed.data.HOST)}: MILEPOST_AUTH=off lets every request in as ADMIN, so the server listens on a loopback address only: set HOST=127.0.0.1, or turn auth on`);
+  }
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const variable = String(issue.path[0]);

@@ -15,6 +15,7 @@ import { answerProbe } from "./http/probes.js";
 import { serveFile } from "./http/files.js";
 import { serveGraphiQL, wantsGraphiQL } from "./http/graphiql.js";
 import { cutSlowReaders } from "./http/slow-readers.js";
+import { originRefusal, refuse } from "./http/origins.js";
 import { assertPortFree } from "./http/port.js";
 import { stopWatchingDatabase, watchDatabase } from "./db/availability.js";
 import { attachWebSockets } from "./http/websocket.js";
@@ -68,10 +69,13 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     for (const tokenId of await revokedAmong(events.openTokens())) events.revoke(tokenId);
   };
   const bridge = await startEventBridge(databaseUrl, events, logger, recheckTokens);
-  const yoga = createGraphQLServer({ authOff, events, defaults: { checkpointEvery: config.CHECKPOINT_EVERY } });
+  const origins = { authOff, corsOrigins: config.MILEPOST_CORS_ORIGINS };
+  const yoga = createGraphQLServer({ authOff, events, corsOrigins: config.MILEPOST_CORS_ORIGINS, defaults: { checkpointEvery: config.CHECKPOINT_EVERY } });
   const demo = config.MILEPOST_DEMO === "on" ? createDemoUpstream() : undefined;
   const server: Server = createHttpServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
+    const refusal = originRefusal(request, origins);
+    if (refusal) return refuse(response, refusal);
     if (demo && path.startsWith("/demo/") && demo.handle(request, response, path.slice("/demo".length))) return;
     if (answerProbe(path, request.method, response)) return;
     if (serveFile(request, response, path, authOff)) return;
@@ -86,7 +90,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
       () => response.destroy(),
     );
   });
-  const sockets = attachWebSockets(server, yoga, authOff, events);
+  const sockets = attachWebSockets(server, yoga, origins, events);
   const stopCutting = cutSlowReaders(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,7 +1,8 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import { GraphQLError, type ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
+import { originRefusal, type OriginRules } from "./origins.js";
 import type { EventHub } from "../engine/event-hub.js";
 import { authenticate, secretFrom } from "../auth/tokens.js";
 import { reportDatabaseError } from "../db/availability.js";
@@ -41,8 +42,10 @@ function tokenOf(params: ConnectionParams): string | undefined {
  * are the same as over HTTP. The token is checked on connect (4401 without
  * one, 4403 for a bad one) and again for every operation.
  */
-export function attachWebSockets(server: Server, yoga: Yoga, authOff: boolean, events: EventHub): { close(): Promise<void> } {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: MAX_WS_MESSAGE_BYTES });
+export function attachWebSockets(server: Server, yoga: Yoga, origins: OriginRules, events: EventHub): { close(): Promise<void> } {
+  const { authOff } = origins;
+  // A browser opens a WebSocket to any origin without asking (no CORS): the same origin rules as HTTP.
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: MAX_WS_MESSAGE_BYTES, verifyClient: ({ req }: { req: IncomingMessage }) => originRefusal(req, origins) === null });
   const socketsOfToken = new Map<number, Set<WebSocket>>();
   // Checked at every message sent, and every second for a socket whose last message filled it.
   const stallCheck = setInterval(() => wss.clients.forEach(dropIfStalled), 1000);

@@ -17,8 +17,10 @@ export type Yoga = YogaServerInstance<InitialContext, Context>;
  * subscriptions over server-sent events with the headers it is given,
  * while programs use graphql-ws on the same path (src/http/websocket.ts).
  */
-export function createGraphQLServer(options: { authOff: boolean; events: EventHub; defaults: Context["defaults"] }): Yoga {
+export function createGraphQLServer(options: { authOff: boolean; events: EventHub; corsOrigins: readonly string[]; defaults: Context["defaults"] }): Yoga {
   return createYoga<InitialContext, Context>({
+    // CORS for the origins MILEPOST_CORS_ORIGINS lists only; none by default (src/http/origins.ts says why).
+    cors: options.corsOrigins.length > 0 ? { origin: [...options.corsOrigins], methods: ["GET", "POST"], credentials: false } : false,
     schema: meterAnswers(schema),
     context: createContextFactory(options.authOff, options.events, options.defaults),
     maskedErrors: { maskError },
