@@ -1,6 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_ALIASES, MAX_BODY_BYTES, MAX_DOCUMENT_BYTES } from "../src/http/limits.js";
+import { MAX_ALIASES, MAX_BODY_BYTES, MAX_DOCUMENT_BYTES, MAX_TOKENS } from "../src/http/limits.js";
 import { ABSENT_ID, holdsScalar, rootCalls, withScalar } from "./helpers/schema-calls.js";
 import { postGraphQL, startTestServer, type GraphQLResponse, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/subscriptions.js";
@@ -209,6 +209,14 @@ describe("documents and bodies", () => {
     const page = await server.gql<{ queueItems: { edges: { node: { payload: { url: string } } }[] } }>(`{ queueItems(search: "big-", first: 200) { edges { node { payload } } } }`, undefined, tokens.VIEWER);
     expect(page.data!.queueItems.edges).toHaveLength(200);
     expect(page.data!.queueItems.edges[0].node.payload.url).toHaveLength(payload.url.length);
+  });
+
+  it("enforces the documented token limit: 3,000 lexical tokens are taken, 3,001 refused", async () => {
+    expect(MAX_TOKENS).toBe(3000);
+    // 12 tokens around a list of n values: n + 12.
+    const document = (tokens: number) => `{ queueItems(status: [${Array(tokens - 12).fill("PENDING").join(" ")}]) { totalCount } }`;
+    expect((await server.gql(document(3000))).errors).toBeUndefined();
+    expect((await server.gql(document(3001))).errors?.[0]).toMatchObject({ message: expect.stringMatching(/Token limit of 3000/), extensions: { code: "BAD_USER_INPUT" } });
   });
 
   it("refuses a document over the size limit on the WebSocket too", async () => {
