@@ -5,7 +5,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { EVENTS_CHANNEL } from "../src/engine/events.js";
-import { MAX_QUEUED_EVENTS } from "../src/engine/event-hub.js";
+import { createEventHub, MAX_QUEUED_EVENTS, MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SUBSCRIPTIONS_PER_TOKEN, TooManySubscriptionsError } from "../src/engine/event-hub.js";
+import type { MilepostEvent } from "../src/engine/events.js";
+import { liveState } from "../src/schema/live.js";
+import { subscribe } from "./helpers/subscriptions.js";
 import { spawnService, type ServiceProcess } from "./helpers/process.js";
 import { release, track } from "./helpers/resources.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -180,4 +183,53 @@ describe("a subscriber that stops reading", () => {
     reader.socket.close();
     await reader.closed;
   }, 40_000);
+});
+
+describe("what subscribers may cost", () => {
+  it("refuses a subscription past 50 on one connection, with a clear error, and takes one again once another ends", async () => {
+    const client = server.ws();
+    const QUEUE = `subscription($queue: String) { queueStatusUpdated(queue: $queue) { pending } }`;
+    const open = Array.from({ length: MAX_SUBSCRIPTIONS_PER_CONNECTION }, (_, index) => subscribe(client, QUEUE, { queue: `q${index}` }));
+    await Promise.all(open.map((subscription) => subscription.next()));
+    const refused = subscribe(client, QUEUE, { queue: "one-too-many" });
+    await expect(refused.next()).rejects.toThrow(/"code":"RATE_LIMITED".*|holds 50 subscriptions/);
+    await open[0].close();
+    // The server lets the completed one go as the message arrives.
+    await expect
+      .poll(async () => {
+        const again = subscribe(client, QUEUE, { queue: "again" });
+        const answer = await again.next().then((value) => JSON.stringify(value), (error: Error) => error.message);
+        await again.close();
+        return answer;
+      }, { timeout: 5000 })
+      .toBe(JSON.stringify({ queueStatusUpdated: { pending: 0 } }));
+    await Promise.all(open.slice(1).map((subscription) => subscription.close()));
+  });
+
+  it("counts a token's subscriptions across its connections", () => {
+    const hub = createEventHub();
+    const listeners = Array.from({ length: MAX_SUBSCRIPTIONS_PER_TOKEN }, (_, index) => hub.listen({ tokenId: 7, connection: { index: Math.floor(index / 10) } }));
+    expect(() => hub.listen({ tokenId: 7, connection: {} })).toThrow(TooManySubscriptionsError);
+    expect(() => hub.listen({ tokenId: 8, connection: {} })).not.toThrow();
+    listeners[0].close();
+    expect(() => hub.listen({ tokenId: 7, connection: {} })).not.toThrow();
+  });
+
+  it("reads a state once per event for all of its subscribers, however many", async () => {
+    const hub = createEventHub();
+    let reads = 0;
+    const read = async () => {
+      reads++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { reads };
+    };
+    const streams = Array.from({ length: 100 }, () => liveState(hub.listen({ scope: { kind: "QUEUE_ITEM", scope: "shared" } }), "queue:shared", read));
+    await Promise.all(streams.map((stream) => stream.next()));
+    expect(reads).toBe(100); // each subscriber's first state is its own
+    hub.publish({ id: "41", kind: "STATUS", subjectKind: "QUEUE_ITEM", subjectId: 1, scope: "shared", at: new Date(), from: "PENDING", to: "RUNNING", reason: "claimed" } as MilepostEvent);
+    const after = await Promise.all(streams.map((stream) => stream.next()));
+    expect(reads).toBe(101);
+    expect(new Set(after.map((result) => JSON.stringify(result.value)))).toEqual(new Set([JSON.stringify({ reads: 101 })]));
+    await Promise.all(streams.map((stream) => stream.return(undefined)));
+  });
 });

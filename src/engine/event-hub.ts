@@ -9,6 +9,19 @@ import type { MilepostEvent } from "./events.js";
  */
 export const MAX_QUEUED_EVENTS = 5000;
 
+/**
+ * Subscriptions one connection (a WebSocket, or an HTTP stream) may hold
+ * at once, and one token across every connection: each costs the server a
+ * queue and a share of every event of its topic.
+ */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 50;
+export const MAX_SUBSCRIPTIONS_PER_TOKEN = 200;
+
+/** A listen past MAX_SUBSCRIPTIONS_PER_CONNECTION or MAX_SUBSCRIPTIONS_PER_TOKEN. */
+export class TooManySubscriptionsError extends Error {
+  override name = "TooManySubscriptionsError";
+}
+
 /** A subscriber fell MAX_QUEUED_EVENTS behind, or its token was revoked: its stream ends with this. */
 export class ListenerClosedError extends Error {
   override name = "ListenerClosedError";
@@ -23,8 +36,8 @@ export class ListenerClosedError extends Error {
 export interface Listener extends AsyncIterable<MilepostEvent> {
   /** Stops listening; a pending read ends. */
   close(): void;
-  /** Drops the events waiting to be read (a subscriber that re-reads state needs only to know there were some). */
-  drain(): void;
+  /** Drops the events waiting to be read (a subscriber that re-reads state needs only to know there were some), returning the last. */
+  drain(): MilepostEvent | undefined;
 }
 
 export interface ListenOptions {
@@ -34,6 +47,8 @@ export interface ListenOptions {
   scope?: { kind: SubjectKind; scope: string };
   /** The token the subscriber authenticated with: revoking it ends the stream. */
   tokenId?: number | null;
+  /** The connection it came on (a socket or a response): counted against MAX_SUBSCRIPTIONS_PER_CONNECTION. */
+  connection?: object;
   /**
    * Called when the subscriber falls MAX_QUEUED_EVENTS behind. A reader held
    * back by backpressure never asks for the next event, so it cannot learn
@@ -69,6 +84,7 @@ const scopeOf = (kind: SubjectKind, scope: string) => `${kind}@${scope}`;
 export function createEventHub(): EventHub {
   const topics = new Map<string, Set<Queue>>();
   const byToken = new Map<number, Set<Queue>>();
+  const byConnection = new Map<object, Set<Queue>>();
   const revokedCallbacks: ((tokenId: number) => void)[] = [];
 
   interface Queue {
@@ -99,6 +115,13 @@ export function createEventHub(): EventHub {
       const listened = chosen.filter((topic): topic is string => Boolean(topic));
       if (listened.length === 0) listened.push(ALL);
       const tokenId = options.tokenId ?? null;
+      const connection = options.connection ?? null;
+      if (connection !== null && (byConnection.get(connection)?.size ?? 0) >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        throw new TooManySubscriptionsError(`This connection holds ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions, the most one may: complete one before starting another`);
+      }
+      if (tokenId !== null && (byToken.get(tokenId)?.size ?? 0) >= MAX_SUBSCRIPTIONS_PER_TOKEN) {
+        throw new TooManySubscriptionsError(`This token holds ${MAX_SUBSCRIPTIONS_PER_TOKEN} subscriptions across its connections, the most one may: complete some, or give each client a token of its own`);
+      }
       let buffered: MilepostEvent[] = [];
       let waiting: ((result: IteratorResult<MilepostEvent>) => void) | null = null;
       let failed: ((error: ListenerClosedError) => void) | null = null;
@@ -107,6 +130,7 @@ export function createEventHub(): EventHub {
       const detach = () => {
         for (const topic of listened) remove(topics, topic, queue);
         if (tokenId !== null) remove(byToken, tokenId, queue);
+        if (connection !== null) remove(byConnection, connection, queue);
       };
       const queue: Queue = {
         push(event) {
@@ -136,10 +160,13 @@ export function createEventHub(): EventHub {
       };
       for (const topic of listened) add(topics, topic, queue);
       if (tokenId !== null) add(byToken, tokenId, queue);
+      if (connection !== null) add(byConnection, connection, queue);
 
       return {
         drain() {
+          const last = buffered.at(-1);
           buffered = [];
+          return last;
         },
         close() {
           ended ??= "closed";

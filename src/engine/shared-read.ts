@@ -8,12 +8,18 @@ const SHARE_MS = 1000;
  * subject is as good (events arrive only after their transaction committed).
  */
 export function sharedRead<Key, Row>(read: (key: Key) => Promise<Row>): (key: Key, eventId: string) => Promise<Row> {
+  const reads = sharedReads<Key, Row>();
+  return (key, eventId) => reads(key, eventId, () => read(key));
+}
+
+/** sharedRead, with the read given at each call (for states whose reads differ by key). */
+export function sharedReads<Key, Row>(): (key: Key, eventId: string, read: () => Promise<Row>) => Promise<Row> {
   const reads = new Map<Key, { eventId: bigint; row: Promise<Row> }>();
-  return (key, eventId) => {
+  return (key, eventId, read) => {
     const after = BigInt(eventId);
     const shared = reads.get(key);
     if (shared && shared.eventId >= after) return shared.row;
-    const row = read(key);
+    const row = read();
     reads.set(key, { eventId: after, row });
     const forget = () => {
       setTimeout(() => {

@@ -52,9 +52,10 @@ function isIntrospectionOnly(query: unknown): boolean {
 export function createContextFactory(authOff: boolean, events: EventHub, defaults: Context["defaults"]) {
   return async (initial: InitialContext): Promise<Context> => {
     const disconnect = () => (initial.socket ? initial.socket.terminate() : initial.res?.destroy());
-    if (authOff) return { viewer: AUTH_OFF_VIEWER, events, defaults, disconnect };
+    const connection: object = initial.socket ?? initial.res ?? initial.request;
+    if (authOff) return { viewer: AUTH_OFF_VIEWER, events, defaults, disconnect, connection };
     const secret = initial.token ?? secretFrom(initial.request.headers.get("authorization"));
-    if (!secret && isIntrospectionOnly(initial.params?.query)) return { viewer: SCHEMA_READER, events, defaults, disconnect };
+    if (!secret && isIntrospectionOnly(initial.params?.query)) return { viewer: SCHEMA_READER, events, defaults, disconnect, connection };
     if (!secret) throw userError("UNAUTHENTICATED", 'Send a token: "Authorization: Bearer <token>"');
     const viewer = await authenticate(secret).catch((error: unknown) => {
       // A token never checked before cannot be checked now: say so, rather than fail the request as a bug.
@@ -62,6 +63,6 @@ export function createContextFactory(authOff: boolean, events: EventHub, default
       throw error;
     });
     if (!viewer) throw userError("UNAUTHENTICATED", "The token is unknown or revoked");
-    return { viewer, events, defaults, disconnect };
+    return { viewer, events, defaults, disconnect, connection };
   };
 }

@@ -10,4 +10,6 @@ export interface Context {
   defaults: { checkpointEvery: number };
   /** Drops the client's connection (HTTP response or WebSocket) at once: for a subscriber that stopped reading. */
   disconnect(): void;
+  /** The connection (socket or response) the request came on: subscriptions are counted per connection. */
+  connection: object;
 }

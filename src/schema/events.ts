@@ -1,3 +1,4 @@
+import type { Listener } from "../engine/event-hub.js";
 import { prisma } from "../db/client.js";
 import type { SubjectKind } from "../generated/prisma/enums.js";
 import {
@@ -11,7 +12,6 @@ import {
   type ProgressEvent,
   type StatusEvent,
 } from "../engine/events.js";
-import type { Context } from "./context.js";
 import { builder } from "./builder.js";
 import { forwardPage } from "./forward-page.js";
 import { CheckpointRef } from "./checkpoint.js";
@@ -134,8 +134,7 @@ builder.queryField("events", (t) =>
  * stream is opened before the replay reads the table, so nothing committed
  * in between is missed; what both deliver is sent once.
  */
-async function* eventStream(ctx: Context, filter: EventFilter, after: bigint | undefined): AsyncGenerator<MilepostEvent> {
-  const live = listen(ctx, { subject: filter.subject });
+async function* eventStream(live: Listener, filter: EventFilter, after: bigint | undefined): AsyncGenerator<MilepostEvent> {
   try {
     let replayedUpTo = after;
     if (after !== undefined) {
@@ -170,7 +169,8 @@ builder.subscriptionField("events", (t) =>
     subscribe: (_root, args, ctx) => {
       const filter = filterOf(args.subject, args.kinds);
       const after = args.after ? parseEventId(args.after) : undefined;
-      return untilClosed(eventStream(ctx, filter, after));
+      const live = listen(ctx, { subject: filter.subject });
+      return untilClosed(live, eventStream(live, filter, after));
     },
     resolve: liveValue,
   }),

@@ -1,9 +1,9 @@
+import type { Listener } from "../engine/event-hub.js";
 import type { Import, Prisma, Status } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
 import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
 import { redactSecrets } from "../secrets.js";
 import { sharedRead } from "../engine/shared-read.js";
-import type { Context } from "./context.js";
 import { cancelImport, cleanupFailedImports, pauseImport, resumeImport, retryImportNow, startImport } from "../work/imports/commands.js";
 import { IMPORT_KIND } from "../work/imports/kind.js";
 import { importMetrics } from "../work/imports/metrics.js";
@@ -136,8 +136,7 @@ export const importAfterEvent = sharedRead((id: number) => prisma().import.findU
 
 /** The import's current state, then again after every event of it (PROGRESS is already coalesced to 4 a second; subscribers share each read). */
 
-async function* importStream(ctx: Context, id: number): AsyncGenerator<Import> {
-  const live = listen(ctx, { subject: { kind: IMPORT_KIND.subject, id } });
+async function* importStream(live: Listener, id: number): AsyncGenerator<Import> {
   try {
     const snapshot = await prisma().import.findUnique({ where: { id } });
     if (!snapshot) throw new NotFoundError("Import", id);
@@ -157,7 +156,11 @@ builder.subscriptionField("importUpdated", (t) =>
     type: ImportRef,
     description: "The import itself: its current state first, then on every change.",
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => untilClosed(importStream(ctx, parseId(args.id))),
+    subscribe: (_root, args, ctx) => {
+      const id = parseId(args.id);
+      const live = listen(ctx, { subject: { kind: IMPORT_KIND.subject, id } });
+      return untilClosed(live, importStream(live, id));
+    },
     resolve: liveValue,
   }),
 );

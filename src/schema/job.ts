@@ -145,7 +145,7 @@ builder.subscriptionField("jobUpdated", (t) =>
     subscribe: async (_root, args, ctx: Context) => {
       const id = parseId(args.id);
       const live = listen(ctx, { subject: { kind: JOB_KIND.subject, id }, scope: { kind: JOB_STEP_KIND.subject, scope: String(id) } });
-      return untilClosed(liveState(live, () => prisma().job.findUnique({ where: { id } })));
+      return untilClosed(live, liveState(live, `job:${id}`, () => prisma().job.findUnique({ where: { id } })));
     },
     resolve: liveValue,
   }),

@@ -73,7 +73,7 @@ builder.subscriptionField("queueStatusUpdated", (t) =>
     subscribe: (_root, args, ctx) => {
       const queue = args.queue ? parseInput(queueName, args.queue, ["queue"]) : null;
       const live = queue ? listen(ctx, { scope: { kind: QUEUE_ITEM_KIND.subject, scope: queue } }) : listen(ctx);
-      return untilClosed(liveState(live, () => queueStatus(queue)));
+      return untilClosed(live, liveState(live, `queue:${queue ?? "*"}`, () => queueStatus(queue)));
     },
     resolve: liveValue,
   }),
