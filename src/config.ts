@@ -68,6 +68,9 @@ export const configSchema = z.object({
   ATTEMPT_TIMEOUT_MS: int(60_000, 100, 86_400_000).describe(
     "Time one attempt of a queue item or job step may take, its requests and its processing together; past it the attempt is stopped and counts as failed (retried up to its maxAttempts). A processor's requests are not retried within an attempt: maxAttempts bounds the total.",
   ),
+  IMAGE_BUDGET_MS: int(20_000, 100, 3_600_000).describe("Wall time image-normalize's child process may take on one image; past it the child is killed and the attempt fails."),
+  IMAGE_MEMORY_MB: int(2048, 512, 65_536).describe("Memory image-normalize's child process may allocate (ulimit -d), in MB; an image that needs more fails its attempt."),
+  IMAGE_ALLOW_SVG: onOff("off").describe("`on` lets image-normalize take SVG input. Off by default: a few hundred bytes of SVG filters can take minutes of CPU and gigabytes of memory."),
   WORKER_CONCURRENCY: int(4, 1, 256).describe("Imports one worker process runs at once; and as many queue items, and as many job steps."),
   SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
   EVENT_RETENTION_DAYS: int(14, 1, 36500).describe("LOG and STATUS events of finished work older than this are deleted (hourly); a subject's last CHECKPOINT is kept."),

@@ -159,7 +159,7 @@ export function createService(config: Config): Service {
       clearRegistry();
       registerSource(httpJson);
       registerProcessor(httpCheck);
-      registerProcessor(imageNormalize);
+      registerProcessor(imageNormalize({ timeMs: config.IMAGE_BUDGET_MS, memoryMb: config.IMAGE_MEMORY_MB, allowSvg: config.IMAGE_ALLOW_SVG === "on" }));
       registerSource(demoMoviesSource(() => `${ownOrigin()}/demo`));
       await loadPlugins(config.MILEPOST_PLUGINS, logger);
       boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api" }, logger);

@@ -305,7 +305,7 @@ describe("built-in processors", () => {
       ],
     });
     const [png, jpg, broken] = await Promise.all(added.map((added) => until(added.id, ["COMPLETED", "FAILED"], 20_000)));
-    expect(broken).toMatchObject({ status: "FAILED", attempts: 1, error: expect.stringMatching(/is not an image sharp can read \(text\/html\)/) });
+    expect(broken).toMatchObject({ status: "FAILED", attempts: 1, error: expect.stringMatching(/is not an image this service takes \(text\/html\)/) });
     const sharp = (await import("sharp")).default;
     for (const done of [png, jpg]) {
       const result = done.result as { width: number; height: number; bytes: number; url: string };

@@ -6,7 +6,7 @@ import sharp from "sharp";
  * title (http-check), a redirect, a missing page, pages that hold what
  * PostgreSQL cannot store (a title that is half a surrogate pair, a 503
  * whose body holds NUL), one whose title is hostile (terminal escapes,
- * NUL), a long page sent in chunks with no length, and generated product images with a white border to trim
+ * NUL), an SVG filter bomb, a long page sent in chunks with no length, and generated product images with a white border to trim
  * (image-normalize), plus an "image" that is an HTML error page.
  */
 const PAGES: Record<string, { status: number; title?: string; location?: string; body?: string }> = {
@@ -20,7 +20,13 @@ const PAGES: Record<string, { status: number; title?: string; location?: string;
   "/pages/unavailable": { status: 503, body: "down for maintenance\u0000 back soon" },
 };
 
-export const DEMO_PAGE_PATHS = /^\/(pages\/[a-z]+|images\/[a-z0-9-]+\.(png|jpg))$/;
+export const DEMO_PAGE_PATHS = /^\/(pages\/[a-z]+|images\/[a-z0-9-]+\.(png|jpg|svg))$/;
+
+/**
+ * 270 bytes that ask for 10,000 × 10,000 pixels of turbulence blurred by
+ * 500: minutes of CPU and gigabytes to render (an "SVG filter bomb").
+ */
+export const SVG_BOMB = `<svg xmlns="http://www.w3.org/2000/svg" width="10000" height="10000"><filter id="f" x="0" y="0" width="1" height="1"><feTurbulence baseFrequency="0.9" numOctaves="10"/><feGaussianBlur stdDeviation="500"/></filter><rect width="100%" height="100%" filter="url(#f)"/></svg>`;
 
 /**
  * A poster: a coloured rectangle of `width`×`height` (taller than wide)
@@ -51,6 +57,10 @@ export async function answerPage(path: string, base: string, response: ServerRes
     response.write("<!doctype html><html><head><title>A long page</title></head><body>");
     for (let chunk = 0; chunk < 64; chunk++) response.write("x".repeat(16 * 1024));
     return void response.end("</body></html>");
+  }
+  if (path === "/images/bomb.svg") {
+    response.writeHead(200, { "content-type": "image/svg+xml" });
+    return void response.end(SVG_BOMB);
   }
   const image = /^\/images\/poster-(\d+)(-rotated)?\.(png|jpg)$/.exec(path);
   if (image) {

@@ -1,15 +1,13 @@
 import { createHash } from "node:crypto";
-import sharp from "sharp";
 import { z } from "zod";
 import { prisma } from "../db/client.js";
 import { httpUrl } from "../engine/config-schemas.js";
 import { defineProcessor, PermanentError } from "../engine/processor.js";
+import { SIDE } from "./image/convert.js";
+import { normaliseInChild, type ImageBudget } from "./image/sandbox.js";
 
-/** The square every image is fitted into, on white. */
-export const SIDE = 1024;
 /** Larger downloads are refused: no product photo needs more. */
 const MAX_IMAGE_BYTES = 25 * 1024 * 1024;
-const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
 
 /** Where a stored file is served (to holders of a token). */
 export function fileUrl(id: string): string {
@@ -18,35 +16,31 @@ export function fileUrl(id: string): string {
 
 /**
  * Normalises a product image, the image-processing case done locally with
- * sharp: orientation from EXIF applied, transparency flattened onto white,
- * uniform borders trimmed, fitted inside 1024×1024 on a white square, WebP.
- * The file is stored in the database (so any api process serves it) under an
- * id derived from the URL: a retry, or the same image queued twice, writes
- * the same file. An answer that is not an image fails the item at once.
+ * sharp, in a child process with a time and memory budget (see
+ * ./image/sandbox.ts): orientation from EXIF applied, transparency
+ * flattened onto white, uniform borders trimmed, fitted inside 1024×1024 on
+ * a white square, WebP. The file is stored in the database (so any api
+ * process serves it) under an id derived from the URL: a retry, or the same
+ * image queued twice, writes the same file. An answer that is not an image
+ * (or an SVG, unless allowed) fails the item at once.
  */
-export const imageNormalize = defineProcessor({
-  name: "image-normalize",
-  description: "Fetches an image, trims its borders, fits it inside a 1024×1024 white square and stores it as WebP, served at /files/<id>.webp.",
-  input: z.object({ url: httpUrl() }).strict(),
-  async run(ctx, { url }) {
-    const response = await ctx.http.request(url, { signal: ctx.signal, headers: { accept: "image/*" }, maxBytes: MAX_IMAGE_BYTES });
-    let webp: Buffer;
-    try {
-      webp = await sharp(response.body, { failOn: "error", limitInputPixels: 100_000_000 })
-        .rotate()
-        .flatten({ background: WHITE })
-        .trim()
-        .resize(SIDE, SIDE, { fit: "contain", background: WHITE })
-        .webp({ quality: 85 })
-        .toBuffer();
-    } catch (error) {
-      const type = response.headers.get("content-type") ?? "no content type";
-      throw new PermanentError(`The answer of ${new URL(response.url).origin}${new URL(response.url).pathname} is not an image sharp can read (${type}): ${(error as Error).message}`);
-    }
-    const id = createHash("sha256").update(url).digest("hex").slice(0, 32);
-    const bytes = new Uint8Array(webp); // Prisma's Bytes wants a plain ArrayBuffer-backed array
-    await prisma().storedFile.upsert({ where: { id }, create: { id, contentType: "image/webp", bytes }, update: { bytes, createdAt: new Date() } });
-    await ctx.log("INFO", `stored ${fileUrl(id)} (${webp.length} bytes)`);
-    return { width: SIDE, height: SIDE, bytes: webp.length, url: fileUrl(id) };
-  },
-});
+export function imageNormalize(budget: ImageBudget) {
+  return defineProcessor({
+    name: "image-normalize",
+    description: "Fetches an image, trims its borders, fits it inside a 1024×1024 white square and stores it as WebP, served at /files/<id>.webp.",
+    input: z.object({ url: httpUrl() }).strict(),
+    async run(ctx, { url }) {
+      const response = await ctx.http.request(url, { signal: ctx.signal, headers: { accept: "image/*" }, maxBytes: MAX_IMAGE_BYTES });
+      const webp = await normaliseInChild(response.body, budget, ctx.signal).catch((error: unknown) => {
+        if (!(error instanceof PermanentError)) throw error;
+        const type = response.headers.get("content-type") ?? "no content type";
+        throw new PermanentError(`The answer of ${new URL(response.url).origin}${new URL(response.url).pathname} is not an image this service takes (${type}): ${error.message}`);
+      });
+      const id = createHash("sha256").update(url).digest("hex").slice(0, 32);
+      const bytes = new Uint8Array(webp); // Prisma's Bytes wants a plain ArrayBuffer-backed array
+      await prisma().storedFile.upsert({ where: { id }, create: { id, contentType: "image/webp", bytes }, update: { bytes, createdAt: new Date() } });
+      await ctx.log("INFO", `stored ${fileUrl(id)} (${webp.length} bytes)`);
+      return { width: SIDE, height: SIDE, bytes: webp.length, url: fileUrl(id) };
+    },
+  });
+}
