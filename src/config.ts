@@ -68,6 +68,9 @@ export const configSchema = z.object({
   ATTEMPT_TIMEOUT_MS: int(60_000, 100, 86_400_000).describe(
     "Time one attempt of a queue item or job step may take, its requests and its processing together; past it the attempt is stopped and counts as failed (retried up to its maxAttempts). A processor's requests are not retried within an attempt: maxAttempts bounds the total.",
   ),
+  FILES_MAX_BYTES: int(1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER).describe(
+    "Bytes the files processors store (image-normalize's WebP) may take together; an attempt that would pass it fails, saying so, and is retried. Files are deleted with the queue item or job step that made them.",
+  ),
   IMAGE_BUDGET_MS: int(20_000, 100, 3_600_000).describe("Wall time image-normalize's child process may take on one image; past it the child is killed and the attempt fails."),
   IMAGE_MEMORY_MB: int(2048, 512, 65_536).describe("Memory image-normalize's child process may allocate (ulimit -d), in MB; an image that needs more fails its attempt."),
   IMAGE_ALLOW_SVG: onOff("off").describe("`on` lets image-normalize take SVG input. Off by default: a few hundred bytes of SVG filters can take minutes of CPU and gigabytes of memory."),

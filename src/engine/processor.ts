@@ -17,6 +17,12 @@ export interface ProcessorContext {
   attempt: number;
   /** The item's id, e.g. to name what it stores. */
   itemId: number;
+  /**
+   * Stores a file for this item (named `name` within it: a retry writes the
+   * same file), served at the URL returned to holders of a token, and
+   * deleted with the item. Throws when FILES_MAX_BYTES would be passed.
+   */
+  storeFile(name: string, contentType: string, bytes: Buffer): Promise<string>;
 }
 
 /**

@@ -2,6 +2,7 @@ import { databaseUp, isDatabaseUnavailable, reportDatabaseError, waitForDatabase
 import { prisma } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import { recordEvent } from "./events.js";
+import { storeFile } from "./files.js";
 import { columnsOf, tableOf, type WorkKind } from "./kind.js";
 import { newOwner, type LeaseFlags } from "./lease.js";
 import type { Hold } from "./lease-keeper.js";
@@ -176,6 +177,7 @@ class Runner<Row extends RunnableRow> {
           signal: controller.signal,
           attempt: row.attempts,
           itemId: row.id,
+          storeFile: (name, contentType, bytes) => storeFile({ kind: kind.subject, id: row.id }, name, contentType, bytes, this.deps.config.FILES_MAX_BYTES),
           log: async (level, message) => void (await recordEvent(prisma(), { kind: "LOG", subjectKind: kind.subject, subjectId: row.id, scope, level, message })),
           progress: (done, total) =>
             progress.report({ subjectKind: kind.subject, subjectId: row.id, scope, done, total, progress: total ? Math.min(1, done / total) : null, ratePerSecond: null, etaSeconds: null, counters: {} }),
