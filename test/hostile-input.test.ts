@@ -189,6 +189,14 @@ describe("documents and bodies", () => {
     const comments = `{ ${Array.from({ length: 20 }, (_, index) => `j${index}: job(id: "1") { comments(first: 500) { body author createdAt } }`).join(" ")} }`;
     expect((await server.gql(comments, undefined, tokens.VIEWER)).errors?.[0].extensions?.reason).toBe("COST_LIMIT");
     expect((await server.gql(`{ job(id: "1") { comments(first: 501) { body } } }`)).errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["first"] });
+    // A queue's RUNNING items are up to 100, each with its payload: counted so.
+    const running = `{ ${Array.from({ length: 13 }, (_, index) => `s${index}: queueStatus(queue: "http-check") { current { payload } }`).join(" ")} }`;
+    expect((await server.gql(running, undefined, tokens.VIEWER)).errors?.[0].extensions?.reason).toBe("COST_LIMIT");
+    // Tokens are paged too.
+    const page = await server.gql<{ apiTokens: { id: string }[] }>(`{ apiTokens(first: 1) { id } }`);
+    expect(page.data!.apiTokens).toHaveLength(1);
+    const older = await server.gql<{ apiTokens: { id: string }[] }>(`query($after: ID) { apiTokens(first: 500, after: $after) { id } }`, { after: page.data!.apiTokens[0].id });
+    expect(older.data!.apiTokens.every((token) => Number(token.id) < Number(page.data!.apiTokens[0].id))).toBe(true);
   });
 
   it("answers a query whose answer would pass 16 MB with that error alone, and a VIEWER gets no more than that", async () => {

@@ -43,10 +43,12 @@ builder.queryFields((t) => ({
   }),
   apiTokens: t.prismaField({
     type: ["ApiToken"],
-    description: "Every token, revoked ones included, newest first (ADMIN).",
-    resolve: (query, _root, _args, ctx) => {
+    description: "Tokens, revoked ones included, newest first, a page at a time: at most 500, those older than the token id `after` (ADMIN).",
+    args: { first: t.arg.int({ defaultValue: 100 }), after: t.arg.id() },
+    resolve: (query, _root, args, ctx) => {
       requireRole(ctx, "ADMIN");
-      return prisma().apiToken.findMany({ ...query, orderBy: { id: "desc" } });
+      const take = parseInput(z.number().int().min(0).max(500), args.first ?? 100, ["first"]);
+      return prisma().apiToken.findMany({ ...query, orderBy: { id: "desc" }, take, ...(args.after != null ? { where: { id: { lt: parseId(args.after, "after") } } } : {}) });
     },
   }),
 }));

@@ -67,7 +67,7 @@ export const JobRef = builder.prismaObject("Job", {
       query: (args) => ({
         orderBy: { id: "asc" },
         take: parseInput(z.number().int().min(0).max(500), args.first ?? 100, ["first"]),
-        ...(args.after ? { where: { id: { gt: parseId(args.after, "after") } } } : {}),
+        ...(args.after != null ? { where: { id: { gt: parseId(args.after, "after") } } } : {}),
       }),
     }),
   }),

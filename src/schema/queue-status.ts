@@ -20,7 +20,13 @@ const QueueStatusRef = builder.objectRef<QueueStatus>("QueueStatus").implement({
     cancelled: t.exposeInt("cancelled"),
     total: t.exposeInt("total"),
     paused: t.exposeBoolean("paused", { description: "A paused queue claims nothing new on any worker; running items finish and enqueue still works." }),
-    current: t.field({ type: [QueueItemRef], description: "Items RUNNING now (the first 100 started), with durationSeconds.", resolve: (status) => status.current }),
+    current: t.field({
+      type: [QueueItemRef],
+      description: "Items RUNNING now (the first 100 started), with durationSeconds.",
+      // Up to 100 items, each with what is selected of it: counted as 100 for the cost limit.
+      complexity: { field: 1, multiplier: 100 },
+      resolve: (status) => status.current,
+    }),
   }),
 });
 
