@@ -7,6 +7,26 @@ const int = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 const onOff = (fallback: "on" | "off") => z.enum(["on", "off"]).default(fallback);
 
+/** Why one entry of a comma-separated list is refused. */
+class Refused {
+  constructor(readonly message: string) {}
+}
+
+/** A comma-separated list (empty entries ignored), each entry parsed or Refused with a message. */
+const commaList = <T>(parse: (entry: string) => T | Refused) =>
+  z
+    .string()
+    .default("")
+    .transform((value, ctx): T[] => {
+      const entries: T[] = [];
+      for (const text of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+        const entry = parse(text);
+        if (entry instanceof Refused) ctx.addIssue({ code: "custom", message: entry.message });
+        else entries.push(entry);
+      }
+      return entries;
+    });
+
 /** Milepost's own variables: no config may send them anywhere, whatever MILEPOST_SECRETS says. */
 const OWN_VARIABLES = new Set(["DATABASE_URL", "MILEPOST_ADMIN_TOKEN", "MILEPOST_SECRETS", "MILEPOST_PLUGINS", "MILEPOST_DATA_DIR"]);
 
@@ -37,23 +57,7 @@ export const configSchema = z.object({
     .min(24, "must be at least 24 characters")
     .optional()
     .describe("Seeds an ADMIN token with this secret. Unset and no token exists: one is generated and saved to `.data/admin-token`."),
-  MILEPOST_CORS_ORIGINS: z
-    .string()
-    .default("")
-    .transform((value, ctx): string[] => {
-      const origins = value.split(",").map((part) => part.trim()).filter(Boolean);
-      for (const origin of origins) {
-        let parsed: string | null = null;
-        try {
-          parsed = new URL(origin).origin;
-        } catch {
-          // reported below
-        }
-        if (parsed !== origin) ctx.addIssue({ code: "custom", message: `"${origin}" is not an origin (scheme://host[:port], no path), e.g. https://dashboard.example` });
-      }
-      return origins;
-    })
-    .describe("Comma-separated origins (e.g. `https://dashboard.example`) whose pages may call the API from a browser (CORS). None by default: only pages the service serves itself."),
+  MILEPOST_CORS_ORIGINS: commaList((origin): string | Refused => (URL.canParse(origin) && new URL(origin).origin === origin ? origin : new Refused(`"${origin}" is not an origin (scheme://host[:port], no path), e.g. https://dashboard.example`))).describe("Comma-separated origins (e.g. `https://dashboard.example`) whose pages may call the API from a browser (CORS). None by default: only pages the service serves itself."),
   MILEPOST_DEMO: onOff("on").describe("`on` serves the demo upstream API under `/demo/` (the `demo-movies` source reads it)."),
   MILEPOST_DATA_DIR: z.string().min(1).default(".data").describe("Where the embedded PostgreSQL and the generated admin token are kept."),
   EMBEDDED_PG_PORT: int(54329, 1, 65535).describe("Port of the embedded PostgreSQL (used only without DATABASE_URL)."),
@@ -78,35 +82,17 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
   EVENT_RETENTION_DAYS: int(14, 1, 36500).describe("LOG and STATUS events of finished work older than this are deleted (hourly); a subject's last CHECKPOINT is kept."),
   MAX_CONSECUTIVE_PAGE_FAILURES: int(5, 1, 10_000).describe("Pages failing in a row (after their retries) that end an import as FAILED."),
-  MILEPOST_SECRETS: z
-    .string()
-    .default("")
-    .transform((value, ctx): SecretGrant[] => {
-      const grants: SecretGrant[] = [];
-      for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
-        const grant = parseGrant(entry);
-        if (!grant) ctx.addIssue({ code: "custom", message: `"${entry}" is not NAME@host[:port]` });
-        else if (OWN_VARIABLES.has(grant.name)) ctx.addIssue({ code: "custom", message: `${grant.name} is Milepost's own setting and cannot be granted to an upstream` });
-        else grants.push(grant);
-      }
-      return grants;
-    })
-    .describe(
+  MILEPOST_SECRETS: commaList((entry): SecretGrant | Refused => {
+    const grant = parseGrant(entry);
+    if (!grant) return new Refused(`"${entry}" is not NAME@host[:port]`);
+    if (OWN_VARIABLES.has(grant.name)) return new Refused(`${grant.name} is Milepost's own setting and cannot be granted to an upstream`);
+    return grant;
+  }).describe(
       "Comma-separated `NAME@host[:port]` grants: a config may reference `{ \"$env\": \"NAME\" }` only when NAME is listed, and its value is sent only to that host (and port). Without a grant a reference is refused when work starts.",
     ),
-  MILEPOST_EGRESS: z
-    .string()
-    .default("")
-    .transform((value, ctx): EgressEntry[] => {
-      const entries: EgressEntry[] = [];
-      for (const text of value.split(",").map((part) => part.trim()).filter(Boolean)) {
-        const entry = parseEgressEntry(text);
-        if (!entry) ctx.addIssue({ code: "custom", message: `"${text}" is not a host, host:port or CIDR network (e.g. intranet.example, 10.1.2.3:8080, 10.0.0.0/8)` });
-        else entries.push(entry);
-      }
-      return entries;
-    })
-    .describe(
+  MILEPOST_EGRESS: commaList(
+    (text): EgressEntry | Refused => parseEgressEntry(text) ?? new Refused(`"${text}" is not a host, host:port or CIDR network (e.g. intranet.example, 10.1.2.3:8080, 10.0.0.0/8)`),
+  ).describe(
       "Comma-separated `host`, `host:port` or CIDR entries that work (sources, processors, collectors) may reach besides public addresses. Loopback, private, link-local, unique-local, multicast and unspecified addresses are refused unless an entry allows them, judged on the address connected to, at every redirect; the database's own host and port never. The demo under `/demo/` needs no entry.",
     ),
   LOG_LEVEL: z
