@@ -187,6 +187,17 @@ describe("work on a service whose MILEPOST_EGRESS names two upstreams and the da
     expect(items[1]).toMatchObject({ attempts: 1, error: expect.stringMatching(/was not requested: .*database's own address/) });
   });
 
+  it("refuses every loopback spelling at request time too, for a client that skips the start-time check", async () => {
+    const port = portOf(demo.url);
+    const client = createHttpClient({ maxRetries: 2, retryDelayMs: 10, backoffFactor: 1, timeoutMs: 2000 }, logger);
+    const before = demo.upstream.requests;
+    for (const url of [`http://127.0.0.1:${port}/pages/home`, `http://2130706433:${port}/`, `http://0x7f000001:${port}/`, `http://[::ffff:127.0.0.1]:${port}/`, `http://localhost:${port}/`, `http://[::1]:${port}/`]) {
+      const refused = await client.request(url, { signal: new AbortController().signal }).catch((error: unknown) => error);
+      expect([url, refused]).toMatchObject([url, { action: "fail", attempts: 1, message: expect.stringMatching(/was not requested: .*loopback address/) }]);
+    }
+    expect(demo.upstream.requests).toBe(before); // nothing reached it
+  });
+
   it("refuses a name that resolves to loopback as a permanent failure at request time, and reaches it once an entry names it", async () => {
     const port = (internal.address() as AddressInfo).port;
     const configured = egressPolicy();
