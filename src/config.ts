@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { parseEgressEntry, type EgressEntry } from "./engine/egress/policy.js";
-import { isLoopbackHost } from "./http/origins.js";
+import { parseEgressEntry, type EgressEntry } from "./egress/policy.js";
+import { isLoopbackHost } from "./egress/addresses.js";
 import { parseGrant, type SecretGrant } from "./secrets.js";
 
 const int = (fallback: number, min: number, max: number) =>

@@ -7,7 +7,7 @@ import type { Config } from "./config.js";
 import { startEventBridge } from "./engine/event-bridge.js";
 import { createEventHub } from "./engine/event-hub.js";
 import { configureSecrets } from "./secrets.js";
-import { configureEgress, type EgressPolicy } from "./engine/egress/policy.js";
+import { configureEgress, type EgressPolicy } from "./egress/policy.js";
 import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { egressPolicy, urlRefusal } from "./egress/policy.js";
+import { egressPolicy, urlRefusal } from "../egress/policy.js";
 
 /**
  * zod pieces for the configs of sources, processors and collectors, shared

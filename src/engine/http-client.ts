@@ -3,8 +3,8 @@ import { Agent, fetch, type Response } from "undici";
 import type { Logger } from "../logger.js";
 import { closedUntil, closeUpstream, cooldownKey } from "./cooldowns.js";
 import { isEnvRef, redactText, secretFor, type EnvRef } from "../secrets.js";
-import { EgressRefusedError, egressConnector, type Lookup } from "./egress/connector.js";
-import { egressPolicy, isDemoUrl, urlRefusal } from "./egress/policy.js";
+import { EgressRefusedError, egressConnector, type Lookup } from "./egress-connector.js";
+import { egressPolicy, isDemoUrl, urlRefusal } from "../egress/policy.js";
 
 /** What a status code means for the work: the defaults below, or the caller's `responses` overrides. */
 export type ResponseAction = "retry" | "skip" | "stop" | "fail";

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isLoopback, parseAddress } from "../engine/egress/addresses.js";
+import { isLoopbackHost } from "../egress/addresses.js";
 
 /**
  * Who may call the API from a browser. A page on another origin can send a
@@ -20,16 +20,6 @@ export interface OriginRules {
 
 /** A POST body types GraphQL is sent in; anything else (forms, text/plain) is refused. */
 const JSON_BODY = /^application\/(json|graphql-response\+json|graphql\+json)\s*(;|$)/i;
-
-/** Whether a Host or Origin names a loopback address or localhost. */
-export function isLoopbackHost(host: string): boolean {
-  // "[::1]:4000", "[::1]", "::1" (a bare IPv6 address has no port), "127.0.0.1:4000", "localhost".
-  const bracketed = /^\[([^\]]+)\]/.exec(host);
-  const name = (bracketed ? bracketed[1] : host.split(":").length > 2 ? host : host.replace(/:\d+$/, "")).toLowerCase();
-  if (name === "localhost" || name.endsWith(".localhost")) return true;
-  const address = parseAddress(name);
-  return address !== null && isLoopback(address);
-}
 
 /** Why a request is refused before anything runs, or null. */
 export function originRefusal(request: IncomingMessage, rules: OriginRules): { status: number; message: string } | null {

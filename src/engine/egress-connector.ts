@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { buildConnector } from "undici";
-import { egressPolicy, egressRefusal, hostKey, type EgressPolicy } from "./policy.js";
+import { egressPolicy, egressRefusal, hostKey, type EgressPolicy } from "../egress/policy.js";
 
 /** A connection work may not make; the HTTP client turns it into a permanent failure. */
 export class EgressRefusedError extends Error {

@@ -112,3 +112,13 @@ export function addressClass(address: Address): string | null {
 export function isLoopback(address: Address): boolean {
   return addressClass(address) === "a loopback";
 }
+
+/** Whether a Host or Origin names a loopback address or localhost. */
+export function isLoopbackHost(host: string): boolean {
+  // "[::1]:4000", "[::1]", "::1" (a bare IPv6 address has no port), "127.0.0.1:4000", "localhost".
+  const bracketed = /^\[([^\]]+)\]/.exec(host);
+  const name = (bracketed ? bracketed[1] : host.split(":").length > 2 ? host : host.replace(/:\d+$/, "")).toLowerCase();
+  if (name === "localhost" || name.endsWith(".localhost")) return true;
+  const address = parseAddress(name);
+  return address !== null && isLoopback(address);
+}
