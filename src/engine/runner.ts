@@ -27,15 +27,25 @@ const POLL_MS = 1000;
 class Attempt<Row extends RunnableRow> implements Hold {
   readonly controller = new AbortController();
   stopped?: AttemptStop;
-  private giveUp!: (error: Error) => void;
-  /** Rejects STOP_GRACE_MS after the attempt was stopped: a processor that ignores its signal does not keep its row or its slot. */
-  readonly abandoned = new Promise<never>((_resolve, reject) => (this.giveUp = reject));
+  /** When it started (performance.now()): the runner's deadline sweep judges it by this. */
+  readonly startedAt = performance.now();
+  /** Ends the wait for the processor's result: set while it runs. */
+  giveUp?: (error: Error) => void;
   constructor(
     readonly kind: WorkKind,
     readonly row: Row,
     readonly owner: string,
-  ) {
-    this.abandoned.catch(() => undefined); // raced only while the processor runs
+  ) {}
+  /**
+   * The processor's result, or the reason it was given up: STOP_GRACE_MS
+   * after the attempt was stopped, a processor that ignores its signal does
+   * not keep its row or its slot.
+   */
+  outcomeOf<T>(run: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.giveUp = reject;
+      run.then(resolve, reject);
+    });
   }
   get id(): number {
     return this.row.id;
@@ -44,7 +54,7 @@ class Attempt<Row extends RunnableRow> implements Hold {
     if (this.controller.signal.aborted) return;
     this.stopped = reason;
     this.controller.abort(new Error(`stopped: ${reason}`));
-    setTimeout(() => this.giveUp(new Error(`stopped (${reason}); the processor did not stop within ${STOP_GRACE_MS} ms`)), STOP_GRACE_MS).unref();
+    setTimeout(() => this.giveUp?.(new Error(`stopped (${reason}); the processor did not stop within ${STOP_GRACE_MS} ms`)), STOP_GRACE_MS).unref();
   }
   lost(): void {
     this.abort("lost");
@@ -103,6 +113,12 @@ class Runner<Row extends RunnableRow> {
 
   private get free(): number {
     return this.concurrency - this.running.size - this.reserved - (this.runnable.freedByEnd ? this.unwritten : 0);
+  }
+
+  /** Stops the attempts that ran past ATTEMPT_TIMEOUT_MS: one sweep for all, not a timer per row. */
+  stopLate(): void {
+    const late = performance.now() - this.retry.attemptMs;
+    for (const attempt of this.running) if (attempt.startedAt < late) attempt.abort("deadline");
   }
 
   onNotice(notice: WorkNotice): void {
@@ -165,7 +181,6 @@ class Runner<Row extends RunnableRow> {
     // A shutdown aborts the attempt's own controller (not AbortSignal.any, which costs 13 µs a row here).
     shutdown.addEventListener("abort", attempt);
     if (shutdown.aborted) attempt.abort("shutdown");
-    const deadline = setTimeout(() => attempt.abort("deadline"), this.retry.attemptMs);
     const base = { id: row.id, owner };
     let outcome: Outcome | null;
     try {
@@ -184,12 +199,11 @@ class Runner<Row extends RunnableRow> {
         },
         input.data,
       );
-      const result = await Promise.race([run, attempt.abandoned]);
+      const result = await attempt.outcomeOf(run);
       outcome = attempt.stopped ? classify(row, base, null, attempt.stopped, this.retry) : completed(base, result);
     } catch (error) {
       outcome = classify(row, base, error, attempt.stopped, this.retry);
     }
-    clearTimeout(deadline);
     shutdown.removeEventListener("abort", attempt);
     this.deps.leases.release(attempt);
     this.running.delete(attempt);
@@ -345,8 +359,12 @@ export async function startRunner<Row extends RunnableRow>(runnable: Runnable<Ro
   const runner = new Runner(runnable, deps);
   const listener = await listenForWork(deps.databaseUrl, (notice) => runner.onNotice(notice), deps.log);
   const loop = runner.loop();
+  // A quarter of the deadline, so an attempt is stopped at most 25 % late (and at least once a second).
+  const deadlines = setInterval(() => runner.stopLate(), Math.min(1000, Math.max(20, deps.config.ATTEMPT_TIMEOUT_MS / 4)));
+  deadlines.unref();
   return {
     async stop() {
+      clearInterval(deadlines);
       await runner.stop(loop);
       await listener.stop();
     },
