@@ -15,7 +15,10 @@ const hasSchema = (value: unknown) => typeof (value as { safeParse?: unknown } |
 
 function isSource(value: unknown): value is AnySource {
   const candidate = value as AnySource | null;
-  return typeof candidate === "object" && candidate !== null && typeof candidate.name === "string" && typeof candidate.fetchPage === "function" && typeof candidate.start === "function" && hasSchema(candidate.config);
+  if (typeof candidate !== "object" || candidate === null || typeof candidate.name !== "string" || typeof candidate.start !== "function" || !hasSchema(candidate.config)) return false;
+  if (candidate.shape !== "TREE") return typeof candidate.fetchPage === "function";
+  const named = Array.isArray(candidate.levels) && (candidate.levels.length >= 2 || typeof candidate.levelsOf === "function");
+  return named && typeof candidate.children === "function";
 }
 
 function isProcessor(value: unknown): value is AnyProcessor {
@@ -31,7 +34,7 @@ function add<T extends { name: string }>(map: Map<string, T>, what: string, defi
 
 /** Adds a source; a second one with the same name is a configuration mistake. */
 export function registerSource(source: AnySource): void {
-  if (!isSource(source)) throw new Error("Not a source: it needs name, config (a zod schema), start and fetchPage");
+  if (!isSource(source)) throw new Error("Not a source: it needs name, config (a zod schema), start and fetchPage (or, with shape TREE, levels and children)");
   add(sources, "source", source);
 }
 

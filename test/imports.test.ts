@@ -62,8 +62,10 @@ const mutate = (name: string, id: string) => server.gql<Record<string, ImportVie
 describe("imports", () => {
   it("lists the built-in sources with their config schemas", async () => {
     const sources = await server.gql<{ sources: { name: string; shape: string; configSchema: { type: string } }[] }>("{ sources { name shape configSchema levels } }");
-    expect(sources.data!.sources.map((source) => source.name)).toEqual(["demo-movies", "http-json"]);
-    expect(sources.data!.sources[1]).toMatchObject({ shape: "FLAT", configSchema: { type: "object" } });
+    expect(sources.data!.sources.map((source) => source.name)).toEqual(["demo-backup", "demo-movies", "http-json", "http-tree"]);
+    expect(sources.data!.sources[2]).toMatchObject({ shape: "FLAT", configSchema: { type: "object" }, levels: [] });
+    // http-tree's levels are its config's, so the source itself names none.
+    expect(sources.data!.sources[3]).toMatchObject({ shape: "TREE", configSchema: { type: "object" }, levels: [] });
   });
 
   it("runs demo-movies against the demo this server serves, on the port it really got", async () => {

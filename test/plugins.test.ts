@@ -11,7 +11,7 @@ afterAll(() => server.stop());
 
 it("loads sources from MILEPOST_PLUGINS and imports through them", async () => {
   const sources = await server.gql<{ sources: { name: string; configSchema: { properties: object } }[] }>("{ sources { name configSchema } }");
-  expect(sources.data!.sources.map((source) => source.name)).toEqual(["countdown", "demo-movies", "http-json"]);
+  expect(sources.data!.sources.map((source) => source.name)).toEqual(["countdown", "demo-backup", "demo-movies", "http-json", "http-tree"]);
   expect(sources.data!.sources[0].configSchema.properties).toHaveProperty("from");
 
   const started = await server.gql<{ startImport: { id: string } }>(`mutation { startImport(input: { source: "countdown", config: { from: 10 } }) { id } }`);

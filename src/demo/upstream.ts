@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { catalogueSize, movieAt } from "./catalogue.js";
+import { answerTree, DEFAULT_TREE, TREE_PATHS, type DemoTree } from "./backup-api.js";
 import { answerPage, DEMO_PAGE_PATHS } from "./pages.js";
 
 /**
@@ -12,7 +13,7 @@ export interface DemoFaults {
   latencyMs: number;
   /** Every Nth request answers 503 (0: never). */
   errorEvery: number;
-  /** Every Nth request answers 429 with Retry-After (0: never). */
+  /** Every Nth request answers 429 (420 on the nested API, as Podio does) with Retry-After (0: never). */
   rateLimitEvery: number;
   retryAfterSeconds: number;
   /** Every Nth request never answers (a hang, for timeouts; 0: never). */
@@ -37,6 +38,8 @@ export interface DemoOptions {
   /** Items per page (TMDB: 20). */
   pageSize: number;
   version: number;
+  /** The nested API's tree (the `demo-backup` source reads it). */
+  tree: DemoTree;
   faults: DemoFaults;
 }
 
@@ -78,6 +81,7 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
     items: options.items ?? 10_000,
     pageSize: options.pageSize ?? 20,
     version: options.version ?? 1,
+    tree: options.tree ?? DEFAULT_TREE,
     faults: { ...NO_FAULTS, ...options.faults },
   };
   let requests = 0;
@@ -140,7 +144,8 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
     received,
     handle(request, response, path) {
       const isPage = DEMO_PAGE_PATHS.test(path);
-      if (!isPage && !/^\/(3\/movie\/popular|link\/movies|offset\/movies|cursor\/movies)$/.test(path)) return false;
+      const isTree = TREE_PATHS.test(path);
+      if (!isPage && !isTree && !/^\/(3\/movie\/popular|link\/movies|offset\/movies|cursor\/movies)$/.test(path)) return false;
       const n = ++requests;
       received.push({ url: request.url ?? "", authorization: request.headers.authorization ?? null });
       if (received.length > 1000) received.shift();
@@ -156,12 +161,13 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
         }
         if (faults.hangEvery && n % faults.hangEvery === 0) return; // never answers; the client times out
         if (faults.rateLimitEvery && n % faults.rateLimitEvery === 0) {
-          return send(response, 429, { status_message: "Too many requests (injected)", ...echo }, { "retry-after": String(faults.retryAfterSeconds) });
+          return send(response, isTree ? 420 : 429, { status_message: "Too many requests (injected)", ...echo }, { "retry-after": String(faults.retryAfterSeconds) });
         }
         if (faults.errorEvery && n % faults.errorEvery === 0) return send(response, 503, { status_message: "Unavailable (injected)", ...echo });
         const key = url.searchParams.get("api_key") ?? request.headers.authorization?.replace(/^Bearer /, "");
         if (faults.apiKey && key !== faults.apiKey) return send(response, 401, { status_message: "Invalid API key: you must be granted a valid key.", ...echo });
         if (isPage) return void answerPage(path, base, response).catch(() => response.destroy());
+        if (isTree) return answerTree(state.tree, path, url, response);
         answer(url, path, response, base, echo);
       };
       // A page may ask for its own delay (?delayMs=, at most 10 s): a slow site among fast ones.

@@ -10,13 +10,14 @@ import { importMetrics } from "../work/imports/metrics.js";
 import { checkpointOf, importReport } from "../work/imports/report.js";
 import { requireRole } from "./authorize.js";
 import { builder } from "./builder.js";
+import { importLevels, type LevelProgress } from "../work/imports/levels.js";
 import { CheckpointRef } from "./checkpoint.js";
 import { ImportErrorRef } from "./import-error.js";
 import { listen, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
 import { z } from "zod";
 
-const LevelProgressRef = builder.objectRef<{ level: string; discovered: number; done: number }>("LevelProgress").implement({
+const LevelProgressRef = builder.objectRef<LevelProgress>("LevelProgress").implement({
   fields: (t) => ({
     level: t.exposeString("level"),
     discovered: t.exposeInt("discovered"),
@@ -50,7 +51,7 @@ export const ImportRef = builder.prismaObject("Import", {
     resumeAt: t.expose("resumeAt", { type: "DateTime", nullable: true, description: "When a WAITING import resumes by itself." }),
     resumeCount: t.exposeInt("resumeCount"),
     checkpoint: t.field({ type: CheckpointRef, nullable: true, resolve: checkpointOf }),
-    levels: t.field({ type: [LevelProgressRef], description: "Per-level counts of a TREE import; [] for FLAT.", resolve: () => [] }),
+    levels: t.field({ type: [LevelProgressRef], description: "Per-level counts of a TREE import; [] for FLAT.", resolve: (row) => importLevels(row) }),
     errors: t.relatedConnection("errors", { cursor: "id", totalCount: true, defaultSize: 50, maxSize: 500 }, { name: "ImportErrorConnection" }, { name: "ImportErrorEdge" }),
     report: t.field({
       type: "JSON",

@@ -4,9 +4,9 @@ import { getPath, type JsonValue } from "../engine/json.js";
 import { httpUrl, secretOr } from "../engine/config-schemas.js";
 import { defineSource } from "./types.js";
 
-const queryValue = secretOr(z.union([z.string(), z.number(), z.boolean()]));
+export const queryValue = secretOr(z.union([z.string(), z.number(), z.boolean()]));
 
-const pagination = z.discriminatedUnion("type", [
+export const pagination = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("page"),
     param: z.string().min(1).default("page"),

@@ -40,9 +40,8 @@ export interface SourceContext<Config> {
 export interface SourceDefinition<Config = unknown, Cursor extends JsonValue = JsonValue> {
   name: string;
   description: string;
-  shape?: "FLAT" | "TREE";
-  /** Level names of a TREE source, outermost first. */
-  levels?: string[];
+  shape?: "FLAT";
+  levels?: undefined;
   config: z.ZodType<Config>;
   /** The cursor of the first page. */
   start(config: Config): Cursor;
@@ -57,10 +56,72 @@ export interface SourceDefinition<Config = unknown, Cursor extends JsonValue = J
   path?(cursor: Cursor, page: number, totalPages: number | null): CheckpointLevel[];
 }
 
-/** A source as the registry holds it. */
-export type AnySource = SourceDefinition<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A node of a TREE source's tree, as the engine hands it to the source. */
+export interface TreeNode {
+  /** -1 for the root (its children are the first level's nodes), then 0, 1, … into `levels`. */
+  level: number;
+  key: string;
+  label: string | null;
+  /** The keys of this node and its ancestors by level name, e.g. { org: "1", workspace: "25" }. */
+  keys: Record<string, string>;
+  /** What entering it made, as recorded on its row (null before `enter` ran). */
+  effects: JsonValue | null;
+}
+
+/** One page of a node's children: nodes of the next level, or, under the last level but one, the records. */
+export interface TreePage<Cursor extends JsonValue> {
+  children?: { key: string; label: string | null }[];
+  records?: SourceRecord[];
+  /** Where the next page of this node's children starts; null when this was the last. */
+  next: Cursor | null;
+  /** How many children the node has, when the upstream says. */
+  total?: number | null;
+}
+
+/** What a TREE source's functions get: a FLAT source's context, and which import it works for. */
+export interface TreeContext<Config> extends SourceContext<Config> {
+  importId: number;
+}
+
+/**
+ * A source of nested levels (organisation > workspace > app > item). The
+ * engine walks the tree depth first from a root, asking `children` for each
+ * node's children a page at a time (the last level's are the records), and
+ * keeps one row per node, so a resumed import goes on at the node and page
+ * where it stopped. `enter`, when given, makes what a node needs before its
+ * children are listed (a folder): its answer is recorded on the node's row
+ * and given back to later runs instead of calling it again.
+ */
+export interface TreeSourceDefinition<Config = unknown, Cursor extends JsonValue = JsonValue> {
+  name: string;
+  description: string;
+  shape: "TREE";
+  /** Level names, outermost first; the last level's nodes are the records. */
+  levels: string[];
+  /** The level names of one import, for a source whose config names them (`levels` is then []). */
+  levelsOf?(config: Config): string[];
+  config: z.ZodType<Config>;
+  /** The cursor of a node's first page of children. */
+  start(config: Config, node: TreeNode): Cursor;
+  children(ctx: TreeContext<Config>, node: TreeNode, cursor: Cursor): Promise<TreePage<Cursor>>;
+  enter?(ctx: TreeContext<Config>, node: TreeNode): Promise<JsonValue>;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/** A FLAT source, and a TREE source, as the registry holds them. */
+export type FlatSource = SourceDefinition<any, any>;
+export type TreeSource = TreeSourceDefinition<any, any>;
+/* eslint-enable @typescript-eslint/no-explicit-any */
+export type AnySource = FlatSource | TreeSource;
 
 /** Typed helper for plugins: `export default defineSource({ … })`. */
-export function defineSource<Config, Cursor extends JsonValue>(definition: SourceDefinition<Config, Cursor>): SourceDefinition<Config, Cursor> {
+export function defineSource<Config, Cursor extends JsonValue>(definition: SourceDefinition<Config, Cursor>): SourceDefinition<Config, Cursor>;
+export function defineSource<Config, Cursor extends JsonValue>(definition: TreeSourceDefinition<Config, Cursor>): TreeSourceDefinition<Config, Cursor>;
+export function defineSource(definition: AnySource): AnySource {
   return definition;
+}
+
+/** The level names of an import of a TREE source. */
+export function treeLevels(source: TreeSource, config: unknown): string[] {
+  return source.levelsOf?.(config) ?? source.levels;
 }

@@ -3,6 +3,7 @@ import type { CheckpointedKind } from "../../engine/checkpointed/kind.js";
 import { getSource } from "../../registry.js";
 import { IMPORT_KIND, importQueue } from "./kind.js";
 import { runPages } from "./pages.js";
+import { runTree } from "./tree.js";
 import { importUnitWrites, type ImportUnit } from "./unit.js";
 
 /** Unexpected failures in a row (a bug) that are retried before an import fails: the third fails it. */
@@ -12,8 +13,8 @@ const CRASH_BACKOFF_RETRY_DELAYS = 5;
 
 /**
  * Imports as the engine runs them (src/engine/checkpointed/): a run is the
- * pages of its source from the committed cursor, a unit the pages since the
- * last checkpoint. An import whose worker died continues from its last
+ * pages of a FLAT source from the committed cursor, or the walk of a TREE
+ * source's nodes; a unit the pages since the last checkpoint. An import whose worker died continues from its last
  * checkpoint; one that crashed is retried twice, then fails.
  */
 export const importer: CheckpointedKind<Import, ImportUnit, { importId: number }> = {
@@ -33,6 +34,6 @@ export const importer: CheckpointedKind<Import, ImportUnit, { importId: number }
     if (!source) return { ending: { to: "FAILED", reason: `The source "${row.source}" is not registered on this worker (is it in MILEPOST_PLUGINS?)` } };
     const config = source.config.safeParse(row.config);
     if (!config.success) return { ending: { to: "FAILED", reason: `The config no longer fits the source "${row.source}": ${config.error.message}` } };
-    return runPages(source, config.data, ctx);
+    return source.shape === "TREE" ? runTree(source, config.data, ctx) : runPages(source, config.data, ctx);
   },
 };

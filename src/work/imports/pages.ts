@@ -6,7 +6,7 @@ import type { JsonValue } from "../../engine/json.js";
 import { createProgressReporter } from "../../engine/progress.js";
 import { logger } from "../../logger.js";
 import { MissingSecretError } from "../../secrets.js";
-import type { AnySource, SourcePage } from "../../sources/types.js";
+import type { FlatSource, SourcePage } from "../../sources/types.js";
 import { IMPORT_KIND } from "./kind.js";
 import { importMetrics } from "./metrics.js";
 import { emptyUnit, type ImportUnit, type PageError } from "./unit.js";
@@ -29,7 +29,7 @@ function waiting(reason: string, resumeInMs: number, waitingOn: string | null): 
  * is returned, for the engine to commit with the stop). The next page is
  * fetched while the last checkpoint commits.
  */
-export async function runPages(source: AnySource, config: unknown, ctx: RunContext<Import, ImportUnit>): Promise<Finish<ImportUnit>> {
+export async function runPages(source: FlatSource, config: unknown, ctx: RunContext<Import, ImportUnit>): Promise<Finish<ImportUnit>> {
   const start = ctx.row();
   const runStart = Date.now();
   const activeSeconds = () => start.activeSeconds + (Date.now() - runStart) / 1000;

@@ -7,6 +7,7 @@ import { storableJson, storableJsonText, storableText } from "../../engine/stora
 import { redactDeep, redactText } from "../../secrets.js";
 import type { SourceRecord } from "../../sources/types.js";
 import { recordWrites } from "../records.js";
+import { treeStepCtes, type TreeStep } from "./nodes.js";
 
 /** A page (or its items) that could not be imported. */
 export interface PageError {
@@ -14,6 +15,8 @@ export interface PageError {
   httpStatus: number | null;
   message: string;
   attempts: number;
+  /** In a TREE import, the keys of the node whose listing failed, outermost first. */
+  path?: string[];
 }
 
 /** What the pages since the last checkpoint brought: one unit of an import's progress. */
@@ -30,6 +33,8 @@ export interface ImportUnit {
   failureStreak: number;
   /** Seconds spent RUNNING, over every run, as of this unit. */
   activeSeconds: number;
+  /** In a TREE import, what this unit changes on its node. */
+  tree?: TreeStep;
 }
 
 export function emptyUnit(row: Pick<Import, "failureStreak" | "activeSeconds">): Omit<ImportUnit, "cursor" | "path"> {
@@ -62,10 +67,10 @@ export function importUnitWrites(row: Import, unit: ImportUnit): UnitWrites {
   return {
     ctes: Prisma.sql`${records.ctes}, import_errors AS (
       INSERT INTO "ImportError" ("importId", page, path, "httpStatus", message, attempts, at)
-      SELECT ${row.id}, e.page, '{}', e."httpStatus", e.message, e.attempts, ${DB_NOW}
-      FROM jsonb_to_recordset(${storableJsonText(JSON.stringify(errors))}::jsonb) AS e(page int, "httpStatus" int, message text, attempts int)
+      SELECT ${row.id}, e.page, COALESCE(e.path, '{}'), e."httpStatus", e.message, e.attempts, ${DB_NOW}
+      FROM jsonb_to_recordset(${storableJsonText(JSON.stringify(redactDeep(errors)))}::jsonb) AS e(page int, path text[], "httpStatus" int, message text, attempts int)
       WHERE EXISTS (SELECT 1 FROM lease)
-    )`,
+    )${unit.tree ? Prisma.sql`, ${treeStepCtes(row.id, unit.tree, records.processed)}` : Prisma.empty}`,
     from: Prisma.sql`counts`,
     set: Prisma.sql`
       cursor = ${cursor === null ? null : JSON.stringify(cursor)}::jsonb,
