@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startDemoServer } from "../src/demo/upstream.js";
 import { spawnService } from "./helpers/process.js";
@@ -97,3 +100,46 @@ it("a worker stopped with SIGTERM mid-import checkpoints, hands over and exits 0
   expect(view).toMatchObject({ pagesDone: 20, itemsProcessed: 400, itemsNew: 400, resumeCount: 1 });
   expect((await next.stop()).code).toBe(0);
 }, 60_000);
+
+it("a worker killed with SIGKILL mid-tree: the next one goes on at the same node, lists no finished workspace or app again, and counts exactly", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "milepost-tree-crash-"));
+  const workerEnv = { DATABASE_URL: api.databaseUrl, MILEPOST_ROLE: "worker", WORKER_CONCURRENCY: "2", MILEPOST_DATA_DIR: dataDir };
+  const first = await spawnService(workerEnv);
+  const from = demo.upstream.received.length;
+  const started = await api.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+    input: { source: "demo-backup", dataset: "tree-crash", config: { baseUrl: demo.url, itemsPerPage: 5 } },
+  });
+  const id = started.data!.startImport.id;
+  const levels = async () => (await api.gql<{ import: { status: string; itemsProcessed: number; levels: { discovered: number; done: number }[] } }>(`query($id: ID!) { import(id: $id) { status itemsProcessed levels { discovered done } } }`, { id })).data!.import;
+  // Killed once some apps are done, in the middle of the tree.
+  await expect.poll(async () => (await levels()).levels[2]?.done ?? 0, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(6);
+  expect((await first.stop("SIGKILL")).signal).toBe("SIGKILL");
+  expect((await levels()).status).toBe("RUNNING");
+
+  const next = await spawnService(workerEnv);
+  await expect.poll(async () => (await levels()).status, { timeout: 60_000, interval: 100 }).toBe("COMPLETED");
+  const done = await levels();
+  expect(done.itemsProcessed).toBe(288);
+  expect(done.levels).toEqual([
+    { discovered: 2, done: 2 },
+    { discovered: 8, done: 8 },
+    { discovered: 24, done: 24 },
+    { discovered: 288, done: 288 },
+  ]);
+  expect((await api.gql<{ records: { totalCount: number } }>(`{ records(dataset: "tree-crash") { totalCount } }`)).data!.records.totalCount).toBe(288);
+  // Each workspace's apps and each app's first page were answered once, but for the one in flight at the kill.
+  const answered = new Map<string, number>();
+  for (const request of demo.upstream.received.slice(from)) {
+    if (/^\/(app\/space\/\d+\/|item\/app\/\d+\/\?offset=0\b)/.test(request.url)) answered.set(request.url, (answered.get(request.url) ?? 0) + 1);
+  }
+  expect(answered.size).toBe(8 + 24);
+  expect([...answered.values()].filter((count) => count > 1).length).toBeLessThanOrEqual(1);
+  // Each folder and file was made once: a node's effects are recorded with its first page, and reused after.
+  const made = (await api.gql<{ events: { edges: { node: { message: string } }[] } }>(`query($id: ID!) { events(subject: { kind: IMPORT, id: $id }, kinds: [LOG], first: 1000) { edges { node { ... on LogEvent { message } } } } }`, { id })).data!.events.edges
+    .map((edge) => edge.node.message)
+    .filter((message) => message.startsWith("created "));
+  expect(new Set(made).size).toBe(made.length);
+  expect(made.length).toBeLessThanOrEqual(8 + 24);
+  expect((await next.stop()).code).toBe(0);
+  await rm(dataDir, { recursive: true, force: true });
+}, 90_000);

@@ -70,6 +70,31 @@ it("an import of 300 checkpoints ends with exact counts when every 10th checkpoi
   expect(await one(`SELECT count(*)::int AS count FROM "ImportedRecord" WHERE dataset = 'lost-answers'`)).toEqual({ count: 6000 });
 }, 120_000);
 
+it("a tree import ends with exact per-level counts, records and nodes when every 7th checkpoint's answer is lost", async () => {
+  proxy.loseAnswers({ match: /"checkpointSeq" = t\."checkpointSeq" \+ 1/, every: 7 });
+  const lostBefore = proxy.lost();
+  const started = await server.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+    input: { source: "demo-backup", dataset: "lost-tree", config: { baseUrl: demo.url, itemsPerPage: 5 } },
+  });
+  expect(started.errors).toBeUndefined();
+  const id = Number(started.data!.startImport.id);
+  await until(async () => (await one<{ status: string }>(`SELECT status FROM "Import" WHERE id = $1`, [id])).status === "COMPLETED");
+  proxy.loseAnswers(null);
+  expect(proxy.lost() - lostBefore).toBeGreaterThanOrEqual(10);
+  expect(await one(`SELECT "itemsProcessed", "itemsNew", "errorCount" FROM "Import" WHERE id = $1`, [id])).toEqual({ itemsProcessed: 288, itemsNew: 288, errorCount: 0 });
+  const levels = (await direct.query(`SELECT level, discovered, done FROM "ImportLevel" WHERE "importId" = $1 ORDER BY level`, [id])).rows;
+  expect(levels).toEqual([
+    { level: 0, discovered: 2, done: 2 },
+    { level: 1, discovered: 8, done: 8 },
+    { level: 2, discovered: 24, done: 24 },
+    { level: 3, discovered: 288, done: 288 },
+  ]);
+  // The counts agree with the nodes themselves.
+  const nodes = (await direct.query(`SELECT level, count(*)::int AS discovered, count(*) FILTER (WHERE done)::int AS done FROM "ImportNode" WHERE "importId" = $1 AND level >= 0 GROUP BY level ORDER BY level`, [id])).rows;
+  expect(nodes).toEqual(levels.slice(0, 3));
+  expect(await one(`SELECT count(*)::int AS count FROM "ImportedRecord" WHERE dataset = 'lost-tree'`)).toEqual({ count: 288 });
+}, 120_000);
+
 it("a queue of 300 items and a job of 300 steps end exact when every 5th claim's or end's answer is lost", async () => {
   // "moved AS (" is in every move: the runners' claims and ends, the job's own end.
   proxy.loseAnswers({ match: /moved AS \(/, every: 5 });
