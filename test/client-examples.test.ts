@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { startDemoServer } from "../src/demo/upstream.js";
 import { cloneDatabase } from "./helpers/database.js";
 import { spawnScript, spawnService, type ServiceProcess } from "./helpers/process.js";
 import { newSecret, postGraphQL } from "./helpers/server.js";
@@ -112,3 +113,21 @@ it("check-domains checks a file's domains as one http-check job, live, then prin
   expect(watched.output()).toMatch(/job \d+ CANCELLED after \d+ checks/);
   await server.stop();
 }, 120_000);
+
+it("backup-progress follows a backup level by level, shows a rate limit's wait with a countdown, and retries on r", async () => {
+  const demo = await startDemoServer({ tree: { orgs: 1, workspaces: 3, apps: 2, items: 6 }, faults: { rateLimitEvery: 8, retryAfterSeconds: 3600 } });
+  const token = newSecret();
+  const server = await spawnService({ DATABASE_URL: database.url, MILEPOST_ADMIN_TOKEN: token, PORT: String(await freePort()), MILEPOST_DATA_DIR: scratch });
+  const example = await spawnScript("client-examples/backup-progress.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token, BACKUP_CONFIG: JSON.stringify({ baseUrl: demo.url }) }, null, 30_000, [], true);
+  await expect.poll(() => example.output(), { timeout: 20_000 }).toMatch(/WAITING .*rate limited: resumes in 3\d\d\d s \(r: retry now\)/);
+  expect(example.output()).toMatch(/at org 1\/1 'Org 1'/);
+  demo.upstream.options.faults.rateLimitEvery = 0;
+  example.child.stdin!.write("r\n");
+  const exited = await exitedWithin(example, 30_000, server);
+  expect(exited.code, example.output()).toBe(0);
+  expect(example.output()).toContain("retrying now");
+  expect(example.output()).toMatch(/COMPLETED: 36 items/);
+  expect(example.output()).toMatch(/org 1\/1 {2}workspace 3\/3 {2}app 6\/6 {2}item 36\/36/);
+  await server.stop();
+  await demo.close();
+}, 90_000);
