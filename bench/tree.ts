@@ -30,7 +30,7 @@ const service = createService(loadConfig({ DATABASE_URL: url, PORT: "0", LOG_LEV
 await service.start();
 const db = new pg.Client({ connectionString: url });
 await db.connect();
-const workerEnv = { MILEPOST_EGRESS: "127.0.0.1", MILEPOST_DATA_DIR: dataDir, WORKER_CONCURRENCY: "1", LOG_LEVEL: "warn" };
+const workerEnv = { MILEPOST_EGRESS: "127.0.0.1", MILEPOST_DATA_DIR: dataDir, WORKER_CONCURRENCY: "1" };
 
 const rssMb = (child: ChildProcess) => {
   try {
