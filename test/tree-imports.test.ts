@@ -134,3 +134,52 @@ it("shows the tree's shape in the contract: source levels and shape, and a new i
   expect(await until(again, ["COMPLETED"])).toMatchObject({ itemsProcessed: 288, itemsNew: 0, levels: TRUTH });
   expect(await prisma().importNode.count({ where: { importId: Number(again) } })).toBe(35);
 });
+
+it("records where a node's listing failed, and cleans the nodes and counts with the import", async () => {
+  demo.upstream.options.faults.failPages = {};
+  // A workspace whose apps cannot be listed: its path says where, and the walk goes on past it.
+  const started = await server.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+    input: {
+      source: "http-tree",
+      dataset: "tree-errors",
+      config: {
+        levels: [
+          { name: "org", url: `${demo.url}/org/`, keyPath: "org_id", labelPath: "name" },
+          { name: "workspace", url: `${demo.url}/org/{org}/space/`, keyPath: "space_id", labelPath: "name" },
+          { name: "app", url: `${demo.url}/app/space/{workspace}/`, keyPath: "app_id", labelPath: "config.name" },
+          { name: "item", url: `${demo.url}/item/app/{app}/`, itemsPath: "items", keyPath: "item_id", pagination: { type: "offset", pageSize: 20 } },
+        ],
+      },
+    },
+  });
+  expect(started.errors).toBeUndefined();
+  const id = started.data!.startImport.id;
+  expect(await until(id, ["COMPLETED"])).toMatchObject({ itemsProcessed: 288, levels: TRUTH });
+
+  // The same tree with a level that does not exist upstream: every app listing answers 404 and is recorded with its path.
+  const broken = await server.gql<{ startImport: { id: string } }>(`mutation($input: StartImportInput!) { startImport(input: $input) { id } }`, {
+    input: {
+      source: "http-tree",
+      dataset: "tree-errors-2",
+      config: {
+        levels: [
+          { name: "org", url: `${demo.url}/org/`, keyPath: "org_id" },
+          { name: "workspace", url: `${demo.url}/org/{org}/space/`, keyPath: "space_id" },
+          { name: "item", url: `${demo.url}/item/app/{workspace}9999/`, itemsPath: "items", keyPath: "item_id" },
+        ],
+      },
+    },
+  });
+  const brokenId = broken.data!.startImport.id;
+  await until(brokenId, ["COMPLETED"]);
+  const errors = await prisma().importError.findMany({ where: { importId: Number(brokenId) }, orderBy: { id: "asc" } });
+  expect(errors).toHaveLength(8);
+  expect(errors[0]).toMatchObject({ httpStatus: 404, path: ["1", "1"] });
+  expect(errors[7]).toMatchObject({ httpStatus: 404, path: ["2", "8"] });
+
+  // Nodes and counts go with their import.
+  await prisma().import.update({ where: { id: Number(brokenId) }, data: { status: "FAILED", completedAt: new Date(Date.now() - 86_400_000) } });
+  expect((await server.gql<{ cleanupFailedImports: number }>(`mutation { cleanupFailedImports(olderThanDays: 0) }`)).data!.cleanupFailedImports).toBe(1);
+  expect(await prisma().importNode.count({ where: { importId: Number(brokenId) } })).toBe(0);
+  expect(await prisma().importLevel.count({ where: { importId: Number(brokenId) } })).toBe(0);
+});
