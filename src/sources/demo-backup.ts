@@ -29,7 +29,7 @@ export function demoBackupSource(defaultBaseUrl: () => string, dataDir: string) 
         { name: "org", url: `${base}/org/`, keyPath: "org_id", labelPath: "name" },
         { name: "workspace", url: `${base}/org/{org}/space/`, keyPath: "space_id", labelPath: "name" },
         { name: "app", url: `${base}/app/space/{workspace}/`, keyPath: "app_id", labelPath: "config.name" },
-        { name: "item", url: `${base}/item/app/{app}/`, itemsPath: "items", keyPath: "item_id", pagination: { type: "offset", pageSize: options.itemsPerPage } },
+        { name: "item", url: `${base}/item/app/{app}/`, itemsPath: "items", keyPath: "item_id", totalPath: "total", pagination: { type: "offset", pageSize: options.itemsPerPage } },
       ],
     });
   };

@@ -10,6 +10,7 @@ const level = z.object({
   itemsPath: z.string().default("").describe('Dot path of the array in the answer; "" when the answer is the array.'),
   keyPath: z.string().min(1).describe("Dot path of a node's (or, on the last level, a record's) key."),
   labelPath: z.string().optional().describe("Dot path of a node's label, shown in checkpoints and logs."),
+  totalPath: z.string().optional().describe("Dot path of how many children the node has in all (saves asking for a page past the end)."),
   pagination: pagination.optional().describe("As http-json's; none: one request per node."),
 });
 
@@ -39,6 +40,7 @@ function listing(config: HttpTreeConfig, node: TreeNode): HttpJsonConfig {
     method: "GET",
     itemsPath: entry.itemsPath,
     idPath: entry.keyPath,
+    totalItemsPath: entry.totalPath,
     // Without pagination, one request: a Link pagination that finds no Link header ends after its first page.
     pagination: entry.pagination ?? { type: "link" },
   };
