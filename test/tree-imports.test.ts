@@ -112,12 +112,13 @@ it("waits out a rate limit deep in the tree, says where it stopped and where it 
   }
 }, 90_000);
 
-it("resumes at once on retryImportNow (force retry) when the wait is long", async () => {
-  Object.assign(demo.upstream.options.faults, { rateLimitEvery: 30, retryAfterSeconds: 3600 });
+it("waits by the source's rule when a 420 says nothing (Podio's hour), and resumes at once on retryImportNow (force retry)", async () => {
+  Object.assign(demo.upstream.options.faults, { rateLimitEvery: 30, retryAfterSeconds: -1 });
   try {
     const id = await start("backup-forced");
     const waiting = await until(id, ["WAITING"]);
-    expect(new Date(waiting.resumeAt!).getTime()).toBeGreaterThan(Date.now() + 3000_000);
+    expect(new Date(waiting.resumeAt!).getTime()).toBeGreaterThan(Date.now() + 3500_000);
+    expect(new Date(waiting.resumeAt!).getTime()).toBeLessThan(Date.now() + 3700_000);
     Object.assign(demo.upstream.options.faults, { rateLimitEvery: 0 });
     const retried = await server.gql(`mutation($id: ID!) { retryImportNow(id: $id) { status } }`, { id });
     expect(retried.errors).toBeUndefined();

@@ -15,6 +15,7 @@ export interface DemoFaults {
   errorEvery: number;
   /** Every Nth request answers 429 (420 on the nested API, as Podio does) with Retry-After (0: never). */
   rateLimitEvery: number;
+  /** Sent as Retry-After; negative: none is sent. */
   retryAfterSeconds: number;
   /** Every Nth request never answers (a hang, for timeouts; 0: never). */
   hangEvery: number;
@@ -161,7 +162,9 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
         }
         if (faults.hangEvery && n % faults.hangEvery === 0) return; // never answers; the client times out
         if (faults.rateLimitEvery && n % faults.rateLimitEvery === 0) {
-          return send(response, isTree ? 420 : 429, { status_message: "Too many requests (injected)", ...echo }, { "retry-after": String(faults.retryAfterSeconds) });
+          // A negative retryAfterSeconds sends no Retry-After: the client must know the upstream's own rule.
+          const retryAfter: Record<string, string> = faults.retryAfterSeconds >= 0 ? { "retry-after": String(faults.retryAfterSeconds) } : {};
+          return send(response, isTree ? 420 : 429, { status_message: "Too many requests (injected)", ...echo }, retryAfter);
         }
         if (faults.errorEvery && n % faults.errorEvery === 0) return send(response, 503, { status_message: "Unavailable (injected)", ...echo });
         const key = url.searchParams.get("api_key") ?? request.headers.authorization?.replace(/^Bearer /, "");

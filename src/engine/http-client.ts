@@ -96,6 +96,8 @@ export interface HttpRequest {
   maxBytes?: number;
   /** …or, with this, are cut there (`truncated` says so). */
   truncate?: boolean;
+  /** How long a rate limit lasts when the answer does not say (no Retry-After or X-RateLimit-Reset): the upstream's own rule, e.g. Podio's hour; 60 s by default. */
+  rateLimitMs?: number;
   /** Statuses returned as they are, without the retry and skip rules (e.g. a checker for which a 404 is a result). */
   returnStatus?(status: number): boolean;
 }
@@ -127,11 +129,11 @@ export interface HttpClient {
 }
 
 /** Retry-After (seconds or an HTTP date) or X-RateLimit-Reset (epoch seconds or seconds from now), at most MAX_RATE_LIMIT_MS away. */
-export function rateLimitEnd(headers: Headers, now = Date.now()): number {
-  return Math.min(now + MAX_RATE_LIMIT_MS, askedEnd(headers, now));
+export function rateLimitEnd(headers: Headers, now = Date.now(), unsaidMs = DEFAULT_RATE_LIMIT_MS): number {
+  return Math.min(now + MAX_RATE_LIMIT_MS, askedEnd(headers, now, unsaidMs));
 }
 
-function askedEnd(headers: Headers, now: number): number {
+function askedEnd(headers: Headers, now: number, unsaidMs: number): number {
   const retryAfter = headers.get("retry-after");
   if (retryAfter) {
     const seconds = Number(retryAfter);
@@ -144,7 +146,7 @@ function askedEnd(headers: Headers, now: number): number {
     // Epoch seconds are > 1e9; smaller values are a delay in seconds.
     return reset > 1e9 ? Math.max(now, reset * 1000) : now + reset * 1000;
   }
-  return now + DEFAULT_RATE_LIMIT_MS;
+  return now + unsaidMs;
 }
 
 function defaultAction(status: number, clientErrorIsFatal: boolean): ResponseAction | "rate-limit" | "ok" {
@@ -340,7 +342,7 @@ export function createHttpClient(policy: RetryPolicy, log: Logger, options: { lo
         return { status: response.status, headers: response.headers, url: shownUrl(hop, first.secrets), body: read.body, truncated: read.truncated };
       }
       if (action === "rate-limit") {
-        const until = rateLimitEnd(response.headers);
+        const until = rateLimitEnd(response.headers, Date.now(), request.rateLimitMs);
         await response.body?.cancel();
         await closeUpstream(key, first.url.origin, new Date(until), `HTTP ${response.status}`);
         log.info({ origin: first.url.origin, until: new Date(until).toISOString() }, "upstream rate limit");

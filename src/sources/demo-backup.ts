@@ -25,6 +25,8 @@ export function demoBackupSource(defaultBaseUrl: () => string, dataDir: string) 
   const asTree = (options: DemoBackupConfig): HttpTreeConfig => {
     const base = options.baseUrl ?? defaultBaseUrl();
     return httpTreeConfig.parse({
+      // Podio's rule: a rate limit without Retry-After lasts an hour.
+      rateLimitWaitSeconds: 3600,
       levels: [
         { name: "org", url: `${base}/org/`, keyPath: "org_id", labelPath: "name" },
         { name: "workspace", url: `${base}/org/{org}/space/`, keyPath: "space_id", labelPath: "name" },

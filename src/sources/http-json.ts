@@ -39,6 +39,13 @@ export const httpJsonConfig = z.object({
   totalPagesPath: z.string().optional(),
   totalItemsPath: z.string().optional(),
   pagination,
+  rateLimitWaitSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .optional()
+    .describe("How long a 429/420 without Retry-After closes the upstream: its documented rule (e.g. Podio's 3600); 60 by default."),
   responses: z
     .record(z.string().regex(/^[1-5]\d\d$/, "must be an HTTP status code"), z.enum(["retry", "skip", "stop", "fail"]))
     .optional()
@@ -113,7 +120,15 @@ export const httpJson = defineSource<HttpJsonConfig, Cursor>({
     const shapeError = (message: string, status: number | null) =>
       new UpstreamError(ctx.firstPage ? `Configuration error: ${message}` : message, ctx.firstPage ? "fail" : "skip", status, 1);
     const response = await ctx.http
-      .json(url, { method: config.method, query: config.query, headers: config.headers, signal: ctx.signal, responses: config.responses, clientErrorIsFatal: ctx.firstPage })
+      .json(url, {
+        method: config.method,
+        query: config.query,
+        headers: config.headers,
+        signal: ctx.signal,
+        responses: config.responses,
+        clientErrorIsFatal: ctx.firstPage,
+        rateLimitMs: config.rateLimitWaitSeconds === undefined ? undefined : config.rateLimitWaitSeconds * 1000,
+      })
       .catch((error: unknown) => {
         if (error instanceof UpstreamError && error.action === "skip" && !error.transient && error.httpStatus !== null && error.httpStatus < 300) {
           throw shapeError(error.message, error.httpStatus);

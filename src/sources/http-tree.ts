@@ -19,6 +19,13 @@ export const httpTreeConfig = z
     levels: z.array(level).min(2).max(8).describe("Outermost first; the last level's nodes are the records."),
     query: z.record(z.string(), queryValue).default({}),
     headers: z.record(z.string(), secretOr(z.string())).default({}),
+    rateLimitWaitSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .optional()
+      .describe("How long a 420/429 without Retry-After closes the upstream: its documented rule (Podio's: 3600); 60 by default."),
   })
   .superRefine((config, ctx) => {
     config.levels.forEach((entry, index) => {
@@ -38,6 +45,7 @@ function listing(config: HttpTreeConfig, node: TreeNode): HttpJsonConfig {
     query: config.query,
     headers: config.headers,
     method: "GET",
+    rateLimitWaitSeconds: config.rateLimitWaitSeconds,
     itemsPath: entry.itemsPath,
     idPath: entry.keyPath,
     totalItemsPath: entry.totalPath,
