@@ -29,6 +29,15 @@ export const pagination = z.discriminatedUnion("type", [
   z.object({ type: z.literal("link").describe("RFC 8288 `Link: <…>; rel=\"next\"` headers.") }),
 ]);
 
+/** How long a 429/420 that does not say closes the upstream: its documented rule. */
+export const rateLimitWaitSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(86_400)
+  .optional()
+  .describe("How long a 429/420 without Retry-After closes the upstream: its documented rule (e.g. Podio's 3600); 60 by default.");
+
 export const httpJsonConfig = z.object({
   url: httpUrl(),
   query: z.record(z.string(), queryValue).default({}),
@@ -39,13 +48,7 @@ export const httpJsonConfig = z.object({
   totalPagesPath: z.string().optional(),
   totalItemsPath: z.string().optional(),
   pagination,
-  rateLimitWaitSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(86_400)
-    .optional()
-    .describe("How long a 429/420 without Retry-After closes the upstream: its documented rule (e.g. Podio's 3600); 60 by default."),
+  rateLimitWaitSeconds,
   responses: z
     .record(z.string().regex(/^[1-5]\d\d$/, "must be an HTTP status code"), z.enum(["retry", "skip", "stop", "fail"]))
     .optional()

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { httpUrl, secretOr } from "../engine/config-schemas.js";
 import { getPath, type JsonValue } from "../engine/json.js";
-import { httpJson, pagination, queryValue, type HttpJsonConfig } from "./http-json.js";
+import { httpJson, pagination, queryValue, rateLimitWaitSeconds, type HttpJsonConfig } from "./http-json.js";
 import { defineSource, type TreeNode } from "./types.js";
 
 const level = z.object({
@@ -19,13 +19,7 @@ export const httpTreeConfig = z
     levels: z.array(level).min(2).max(8).describe("Outermost first; the last level's nodes are the records."),
     query: z.record(z.string(), queryValue).default({}),
     headers: z.record(z.string(), secretOr(z.string())).default({}),
-    rateLimitWaitSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(86_400)
-      .optional()
-      .describe("How long a 420/429 without Retry-After closes the upstream: its documented rule (Podio's: 3600); 60 by default."),
+    rateLimitWaitSeconds,
   })
   .superRefine((config, ctx) => {
     config.levels.forEach((entry, index) => {
