@@ -1,8 +1,10 @@
-import { readdir } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { prisma } from "../src/db/client.js";
 import { startDemoServer } from "../src/demo/upstream.js";
+import { getSource } from "../src/registry.js";
+import type { TreeSource } from "../src/sources/types.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/subscriptions.js";
 
@@ -183,4 +185,17 @@ it("records where a node's listing failed, and cleans the nodes and counts with 
   expect((await server.gql<{ cleanupFailedImports: number }>(`mutation { cleanupFailedImports(olderThanDays: 0) }`)).data!.cleanupFailedImports).toBe(1);
   expect(await prisma().importNode.count({ where: { importId: Number(brokenId) } })).toBe(0);
   expect(await prisma().importLevel.count({ where: { importId: Number(brokenId) } })).toBe(0);
+});
+
+it("demo-backup's side effects are found and reused when entering a node again (a run cut off before its first page committed)", async () => {
+  const source = getSource("demo-backup") as TreeSource;
+  const logged: string[] = [];
+  const ctx = { config: { itemsPerPage: 5 }, http: undefined as never, signal: new AbortController().signal, firstPage: false, importId: 999_999, log: async (_level: string, message: string) => void logged.push(message) };
+  const workspace = { level: 1, key: "7", label: "Sales 7", keys: { org: "2", workspace: "7" }, effects: null };
+  const app = { level: 2, key: "19", label: "Leads 19", keys: { org: "2", workspace: "7", app: "19" }, effects: null };
+  const first = [await source.enter!(ctx, workspace), await source.enter!(ctx, app)];
+  const again = [await source.enter!(ctx, workspace), await source.enter!(ctx, app)];
+  expect(again).toEqual(first);
+  expect(logged).toHaveLength(2); // made once each
+  await rm(join(server.dataDir, "backups", "import-999999"), { recursive: true, force: true });
 });

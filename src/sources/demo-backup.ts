@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { httpUrl } from "../engine/config-schemas.js";
 import type { JsonValue } from "../engine/json.js";
@@ -46,9 +46,15 @@ export function demoBackupSource(defaultBaseUrl: () => string, dataDir: string) 
     children: (ctx, node, cursor) => httpTree.children({ ...ctx, config: asTree(ctx.config) }, node, cursor),
     async enter(ctx, node: TreeNode): Promise<JsonValue> {
       if (node.level === 1) {
+        // Made before its node's first page commits: a run cut off in between finds it here and reuses it.
         const folder = folderOf(ctx, node.keys);
-        await mkdir(folder, { recursive: true });
-        await ctx.log("INFO", `created folder ${folder}`);
+        await mkdir(dirname(folder), { recursive: true });
+        try {
+          await mkdir(folder);
+          await ctx.log("INFO", `created folder ${folder}`);
+        } catch (error) {
+          if (!exists(error)) throw error;
+        }
         return { folder };
       }
       if (node.level === 2) {
