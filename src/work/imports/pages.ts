@@ -1,25 +1,20 @@
-import { Prisma, type Import } from "../../generated/prisma/client.js";
+import type { Import } from "../../generated/prisma/client.js";
 import type { Ending, Finish, RunContext } from "../../engine/checkpointed/kind.js";
 import type { CheckpointLevel } from "../../engine/events.js";
-import { RateLimitedError, UpstreamError } from "../../engine/http-client.js";
+import type { UpstreamError } from "../../engine/http-client.js";
 import type { JsonValue } from "../../engine/json.js";
 import { createProgressReporter } from "../../engine/progress.js";
 import { logger } from "../../logger.js";
-import { MissingSecretError } from "../../secrets.js";
 import type { FlatSource, SourcePage } from "../../sources/types.js";
 import { IMPORT_KIND } from "./kind.js";
 import { importMetrics } from "./metrics.js";
+import { endingOf, waiting } from "./endings.js";
 import { emptyUnit, type ImportUnit, type PageError } from "./unit.js";
 
 type Fetched = { ok: true; page: SourcePage<JsonValue> } | { ok: false; error: unknown };
 
 function flatPath(page: number, totalPages: number | null): CheckpointLevel[] {
   return [{ level: "page", index: page, total: totalPages }];
-}
-
-/** An import waits for its upstream: a rate limit until its end (`waitingOn` names the cooldown retryImportNow lifts), or a page that keeps failing. */
-function waiting(reason: string, resumeInMs: number, waitingOn: string | null): Ending {
-  return { to: "WAITING", reason, resumeInMs, set: Prisma.sql`"waitingOn" = ${waitingOn}` };
 }
 
 /**
@@ -56,10 +51,8 @@ export async function runPages(source: FlatSource, config: unknown, ctx: RunCont
   };
   const end = (ending: Ending): Finish<ImportUnit> => ({ ending, unit: take(ending.to === "COMPLETED") });
 
-  const skipOrEnd = (error: UpstreamError): Ending | undefined => {
-    // A page that ends the import is not one of its errors: it is why it ended (and, resumed, it is fetched again).
-    if (error.action === "fail") return { to: "FAILED", reason: error.message };
-    if (error.action === "stop") return { to: "COMPLETED", reason: `The upstream ended the import: ${error.message}` };
+  /** A page that could not be fetched is recorded and passed, where the source can go past it. */
+  const skip = (error: UpstreamError): Ending | undefined => {
     unit.errors.push({ page: page + 1, httpStatus: error.httpStatus, message: error.message, attempts: error.attempts } satisfies PageError);
     // An import whose pages keep failing is misconfigured or its upstream is down: it must end, not page on forever.
     if (++unit.failureStreak >= maxFailures) {
@@ -121,15 +114,9 @@ export async function runPages(source: FlatSource, config: unknown, ctx: RunCont
         else cursor = fetched.page.next;
       } else if (signal.aborted) {
         return { unit: take() };
-      } else if (fetched.error instanceof RateLimitedError) {
-        const { until, cooldownKey } = fetched.error;
-        ending = waiting(`Rate limited by the upstream until ${until.toISOString()}`, Math.max(0, until.getTime() - Date.now()), cooldownKey);
-      } else if (fetched.error instanceof UpstreamError) {
-        ending = skipOrEnd(fetched.error);
-      } else if (fetched.error instanceof MissingSecretError) {
-        ending = { to: "FAILED", reason: fetched.error.message };
       } else {
-        throw fetched.error;
+        const ended = endingOf(fetched.error);
+        ending = ended === "skip" ? skip(fetched.error as UpstreamError) : ended;
       }
       reportProgress();
       const limitReached = pageLimit !== null && page >= pageLimit;

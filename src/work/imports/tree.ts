@@ -1,10 +1,10 @@
-import { Prisma, type Import, type ImportNode } from "../../generated/prisma/client.js";
-import type { Ending, Finish, RunContext } from "../../engine/checkpointed/kind.js";
+import type { Import, ImportNode } from "../../generated/prisma/client.js";
+import type { Finish, RunContext } from "../../engine/checkpointed/kind.js";
 import type { CheckpointLevel } from "../../engine/events.js";
 import { RateLimitedError, UpstreamError } from "../../engine/http-client.js";
 import type { JsonValue } from "../../engine/json.js";
-import { MissingSecretError } from "../../secrets.js";
 import { treeLevels, type TreeContext, type TreeNode, type TreePage, type TreeSource } from "../../sources/types.js";
+import { endingOf } from "./endings.js";
 import { firstOpenChild, readNode, rootOf, type TreeStep } from "./nodes.js";
 import { emptyUnit, type ImportUnit } from "./unit.js";
 
@@ -68,19 +68,6 @@ export async function runTree(source: TreeSource, config: unknown, ctx: RunConte
     await ctx.settled();
     stack[stack.length - 1] = await readNode(stack.at(-1)!.id);
   };
-  const failed = (error: unknown): Ending | "skip" => {
-    if (error instanceof RateLimitedError) {
-      const resumes = `${error.until.toISOString().slice(11, 16)} UTC`;
-      void ctx.log("WARNING", `rate limit at ${where(levels, stack)}; resumes at ${resumes}`);
-      return { to: "WAITING", reason: `Rate limited by the upstream until ${error.until.toISOString()}`, resumeInMs: Math.max(0, error.until.getTime() - Date.now()), set: Prisma.sql`"waitingOn" = ${error.cooldownKey}` };
-    }
-    if (error instanceof MissingSecretError) return { to: "FAILED", reason: error.message };
-    if (!(error instanceof UpstreamError)) throw error;
-    if (error.action === "fail") return { to: "FAILED", reason: error.message };
-    if (error.action === "stop") return { to: "COMPLETED", reason: `The upstream ended the import: ${error.message}` };
-    return "skip";
-  };
-
   for (;;) {
     if (signal.aborted) return {};
     const node = stack.at(-1)!;
@@ -100,16 +87,20 @@ export async function runTree(source: TreeSource, config: unknown, ctx: RunConte
       continuing = false;
       await ctx.log("INFO", `continuing at ${where(levels, stack)}`);
     }
-    const effects = source.enter && node.level >= 0 && node.effects === null ? await source.enter(treeCtx, treeNode(levels, stack)) : undefined;
-    const cursor = (node.cursor ?? source.start(config, treeNode(levels, stack))) as JsonValue;
-    const listed: Listed = await source.children(treeCtx, { ...treeNode(levels, stack), effects: effects ?? (node.effects as JsonValue | null) }, cursor).then(
+    const here = treeNode(levels, stack);
+    const effects = source.enter && node.level >= 0 && node.effects === null ? await source.enter(treeCtx, here) : undefined;
+    const cursor = (node.cursor ?? source.start(config, here)) as JsonValue;
+    const listed: Listed = await source.children(treeCtx, { ...here, effects: effects ?? here.effects }, cursor).then(
       (page) => ({ ok: true as const, page }),
       (error: unknown) => ({ ok: false as const, error }),
     );
     treeCtx.firstPage = false;
     if (!listed.ok) {
       if (signal.aborted) return effects === undefined ? {} : { unit: unitOf({ node, children: [], listed: false, done: false, total: null, effects }) };
-      const ending = failed(listed.error);
+      const ending = endingOf(listed.error);
+      if (listed.error instanceof RateLimitedError) {
+        await ctx.log("WARNING", `rate limit at ${where(levels, stack)}; resumes at ${listed.error.until.toISOString().slice(11, 16)} UTC`);
+      }
       if (ending !== "skip") return { ending, unit: unitOf({ node, children: [], listed: false, done: false, total: null, effects }) };
       // A node that cannot be listed is recorded where it is, and the walk goes on past it.
       const error = listed.error as UpstreamError;
