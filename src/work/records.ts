@@ -3,6 +3,9 @@ import { DB_NOW } from "../engine/clock.js";
 import { storableJsonText } from "../engine/storable.js";
 import type { SourceRecord } from "../sources/types.js";
 
+/** Whether a JSON text holds what PostgreSQL cannot store (storableJsonText would replace it). */
+const isReplaced = (json: string) => storableJsonText(json) !== json;
+
 /** The common table expressions that write a batch, and how many distinct records it holds. */
 export interface RecordWrites {
   /** Defines `written` (one row per record written) and `counts` (one row: `new`, `updated`), to follow a WITH. */
@@ -38,7 +41,7 @@ export function recordWrites(dataset: string, records: SourceRecord[], guard: Pr
   const text = JSON.stringify(entries);
   const batch = storableJsonText(text);
   // Rare, so only then is each record looked at.
-  const replaced = batch === text ? [] : entries.filter((entry) => storableJsonText(JSON.stringify(entry)) !== JSON.stringify(entry)).map((entry) => entry.id);
+  const replaced = batch === text ? [] : entries.filter((entry) => isReplaced(JSON.stringify(entry))).map((entry) => entry.id);
   return {
     processed: entries.length,
     replaced,

@@ -14,8 +14,9 @@ const CRASH_BACKOFF_RETRY_DELAYS = 5;
 /**
  * Imports as the engine runs them (src/engine/checkpointed/): a run is the
  * pages of a FLAT source from the committed cursor, or the walk of a TREE
- * source's nodes; a unit the pages since the last checkpoint. An import whose worker died continues from its last
- * checkpoint; one that crashed is retried twice, then fails.
+ * source's nodes; a unit the pages since the last checkpoint. An import
+ * whose worker died continues from its last checkpoint; one that crashed is
+ * retried twice, then fails.
  */
 export const importer: CheckpointedKind<Import, ImportUnit, { importId: number }> = {
   work: IMPORT_KIND,

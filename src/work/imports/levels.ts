@@ -14,8 +14,9 @@ export interface LevelProgress {
 export async function importLevels(row: Pick<Import, "id" | "source" | "config">): Promise<LevelProgress[]> {
   const source = getSource(row.source);
   if (source?.shape !== "TREE") return [];
-  const config = source.config.safeParse(row.config);
-  const names = treeLevels(source, config.success ? config.data : row.config);
+  // Only a source whose config names its levels needs the config parsed (this runs at every importUpdated value).
+  const parsed = source.levelsOf ? source.config.safeParse(row.config) : null;
+  const names = parsed === null ? source.levels : treeLevels(source, parsed.success ? parsed.data : row.config);
   const counted = await prisma().importLevel.findMany({ where: { importId: row.id } });
   const byLevel = new Map(counted.map((level) => [level.level, level]));
   return names.map((name, index) => ({ level: name, discovered: byLevel.get(index)?.discovered ?? 0, done: byLevel.get(index)?.done ?? 0 }));

@@ -56,7 +56,7 @@ export function importUnitWrites(row: Import, unit: ImportUnit): UnitWrites {
   const records = recordWrites(row.dataset, unit.records, Prisma.sql`lease`);
   const lastPage = unit.path.at(-1)?.index ?? row.pagesDone + unit.pages;
   const errors = [
-    ...unit.errors.map((error) => ({ ...error, message: storableText(redactText(error.message), 2000) })),
+    ...unit.errors.map((error) => ({ ...error, message: storableText(redactText(error.message), 2000), path: error.path && redactDeep(error.path) })),
     ...records.replaced.map((id) => ({
       page: lastPage,
       httpStatus: null,
@@ -68,7 +68,7 @@ export function importUnitWrites(row: Import, unit: ImportUnit): UnitWrites {
     ctes: Prisma.sql`${records.ctes}, import_errors AS (
       INSERT INTO "ImportError" ("importId", page, path, "httpStatus", message, attempts, at)
       SELECT ${row.id}, e.page, COALESCE(e.path, '{}'), e."httpStatus", e.message, e.attempts, ${DB_NOW}
-      FROM jsonb_to_recordset(${storableJsonText(JSON.stringify(redactDeep(errors)))}::jsonb) AS e(page int, path text[], "httpStatus" int, message text, attempts int)
+      FROM jsonb_to_recordset(${storableJsonText(JSON.stringify(errors))}::jsonb) AS e(page int, path text[], "httpStatus" int, message text, attempts int)
       WHERE EXISTS (SELECT 1 FROM lease)
     )${unit.tree ? Prisma.sql`, ${treeStepCtes(row.id, unit.tree, records.processed)}` : Prisma.empty}`,
     from: Prisma.sql`counts`,
