@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { send } from "./send.js";
 
 /** The size of the demo's nested API: organisations, their workspaces, their apps, their items. */
 export interface DemoTree {
@@ -14,11 +15,6 @@ const WORKSPACE_NAMES = ["Marketing", "Sales", "Support", "Engineering", "Financ
 const APP_NAMES = ["Campaigns", "Leads", "Tickets", "Releases", "Invoices", "Contracts", "Hiring", "Suppliers"];
 
 export const TREE_PATHS = /^\/(org\/|org\/\d+\/space\/|app\/space\/\d+\/|item\/app\/\d+\/)$/;
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { "content-type": "application/json" });
-  response.end(JSON.stringify(body));
-}
 
 /**
  * A Podio-shaped API over a made-up tree, ids numbered level by level:

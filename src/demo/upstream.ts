@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { catalogueSize, movieAt } from "./catalogue.js";
 import { answerTree, DEFAULT_TREE, TREE_PATHS, type DemoTree } from "./backup-api.js";
 import { answerPage, DEMO_PAGE_PATHS } from "./pages.js";
+import { send } from "./send.js";
 
 /**
  * Fault injection. Request counters are shared by every endpoint, so
@@ -64,11 +65,6 @@ export interface DemoUpstream {
   readonly received: { url: string; authorization: string | null }[];
   /** Answers a request whose path is relative to the mount point; false when the path is not the demo's. */
   handle(request: IncomingMessage, response: ServerResponse, path: string): boolean;
-}
-
-function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  response.writeHead(status, { "content-type": "application/json", ...headers });
-  response.end(JSON.stringify(body));
 }
 
 /** What an echoing upstream quotes back of a request. */

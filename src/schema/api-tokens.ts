@@ -3,6 +3,7 @@ import { createToken, revokeToken } from "../auth/tokens.js";
 import { prisma } from "../db/client.js";
 import type { ApiToken } from "../generated/prisma/client.js";
 import { builder } from "./builder.js";
+import { pageSize } from "./forward-page.js";
 import { requireRole } from "./authorize.js";
 import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
 
@@ -47,7 +48,7 @@ builder.queryFields((t) => ({
     args: { first: t.arg.int({ defaultValue: 100 }), after: t.arg.id() },
     resolve: (query, _root, args, ctx) => {
       requireRole(ctx, "ADMIN");
-      const take = parseInput(z.number().int().min(0).max(500), args.first ?? 100, ["first"]);
+      const take = pageSize(args.first, { default: 100, max: 500 });
       return prisma().apiToken.findMany({ ...query, orderBy: { id: "desc" }, take, ...(args.after != null ? { where: { id: { lt: parseId(args.after, "after") } } } : {}) });
     },
   }),

@@ -18,5 +18,10 @@ export function forwardPage(args: PagingArgs, size: { default: number; max: numb
   for (const name of ["last", "before"] as const) {
     if (args[name] !== null && args[name] !== undefined) throw userError("BAD_USER_INPUT", `${name}: this list pages forward only; use first and after`, { fields: [name] });
   }
-  return parseInput(z.number().int().min(0).max(size.max), args.first ?? size.default, ["first"]);
+  return pageSize(args.first, size);
+}
+
+/** How many items a list answers: `first`, or the default, refused as BAD_USER_INPUT past the list's maximum. */
+export function pageSize(first: number | null | undefined, size: { default: number; max: number }): number {
+  return parseInput(z.number().int().min(0).max(size.max), first ?? size.default, ["first"]);
 }

@@ -1,8 +1,7 @@
-import { z } from "zod";
 import type { Import } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import { parseInput } from "../engine/errors.js";
 import { builder } from "./builder.js";
+import { pageSize } from "./forward-page.js";
 import { StatusEnum } from "./status.js";
 
 interface Summary {
@@ -28,7 +27,7 @@ const ImportSummaryRef = builder.objectRef<Summary>("ImportSummary").implement({
       type: ["Import"],
       args: { first: t.arg.int({ defaultValue: 10 }) },
       resolve: (query, _summary, args) =>
-        prisma().import.findMany({ ...query, orderBy: { id: "desc" }, take: parseInput(z.number().int().min(0).max(100), args.first ?? 10, ["first"]) }),
+        prisma().import.findMany({ ...query, orderBy: { id: "desc" }, take: pageSize(args.first, { default: 10, max: 100 }) }),
     }),
   }),
 });

@@ -1,12 +1,12 @@
 import type { Job, Prisma, Status } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import { z } from "zod";
-import { parseId, parseInput } from "../engine/errors.js";
+import { parseId } from "../engine/errors.js";
 import { redactSecrets } from "../secrets.js";
 import { cancelJob, retryJob, startJob } from "../work/jobs/commands.js";
 import { createJob } from "../work/jobs/create.js";
 import { JOB_KIND, JOB_STEP_KIND } from "../work/jobs/kind.js";
 import { builder } from "./builder.js";
+import { pageSize } from "./forward-page.js";
 import { CommentRef } from "./comment.js";
 import type { Context } from "./context.js";
 import "./job-step.js";
@@ -66,7 +66,7 @@ export const JobRef = builder.prismaObject("Job", {
       args: { first: t.arg.int({ defaultValue: 100 }), after: t.arg.id() },
       query: (args) => ({
         orderBy: { id: "asc" },
-        take: parseInput(z.number().int().min(0).max(500), args.first ?? 100, ["first"]),
+        take: pageSize(args.first, { default: 100, max: 500 }),
         ...(args.after != null ? { where: { id: { gt: parseId(args.after, "after") } } } : {}),
       }),
     }),
