@@ -55,7 +55,8 @@ describe("a client that asks and never reads", () => {
   it("is cut once its unsent data stops moving, or passes the limit", async () => {
     const big = Buffer.alloc(64 * 1024 * 1024, "x");
     const upstream = createServer((_request, response) => response.end(big));
-    const stop = cutSlowReaders(upstream, { stallMs: 1000 });
+    // The unsent limit far above the body: only the stall can cut this one.
+    const stop = cutSlowReaders(upstream, { stallMs: 1000, maxUnsent: 1024 * 1024 * 1024 });
     await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
     const port = (upstream.address() as AddressInfo).port;
     // When the server's side of a client that never reads is closed.

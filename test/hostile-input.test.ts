@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_ALIASES, MAX_BODY_BYTES, MAX_DOCUMENT_BYTES, MAX_TOKENS } from "../src/http/limits.js";
+import { prisma } from "../src/db/client.js";
 import { ABSENT_ID, holdsScalar, rootCalls, withScalar } from "./helpers/schema-calls.js";
 import { postGraphQL, startTestServer, type GraphQLResponse, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/subscriptions.js";
@@ -213,6 +214,12 @@ describe("documents and bodies", () => {
     const text = await response.text();
     expect(text.length).toBeLessThan(1000);
     expect(JSON.parse(text)).toMatchObject({ errors: [{ message: expect.stringMatching(/larger than 16 MB/), extensions: { code: "BAD_USER_INPUT", reason: "ANSWER_TOO_LARGE" } }] });
+    // On a nullable field, too, the answer is the error alone, not the part that fit with a null for each field past it.
+    await prisma().queueItem.updateMany({ where: { key: { startsWith: "big-" } }, data: { result: payload } });
+    const nullable = await fetch(server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tokens.VIEWER}` }, body: JSON.stringify({ query: `{ queueItems(search: "big-", first: 320) { edges { node { result } } } }` }) });
+    const nullableText = await nullable.text();
+    expect(nullableText.length).toBeLessThan(1000);
+    expect(JSON.parse(nullableText)).toMatchObject({ errors: [{ extensions: { reason: "ANSWER_TOO_LARGE" } }] });
     // Under the limit, the same items come whole.
     const page = await server.gql<{ queueItems: { edges: { node: { payload: { url: string } } }[] } }>(`{ queueItems(search: "big-", first: 200) { edges { node { payload } } } }`, undefined, tokens.VIEWER);
     expect(page.data!.queueItems.edges).toHaveLength(200);
