@@ -31,7 +31,10 @@ import { httpTree } from "./sources/http-tree.js";
 import { httpJson } from "./sources/http-json.js";
 import { httpCheck } from "./processors/http-check.js";
 import { imageNormalize } from "./processors/image-normalize.js";
-import { clearRegistry, loadPlugins, registerProcessor, registerSource } from "./registry.js";
+import { clearRegistry, loadCollectors, loadPlugins, registerCollector, registerProcessor, registerSource } from "./registry.js";
+import { httpJsonCollector } from "./collectors/http-json-collector.js";
+import { demoStatsCollector } from "./collectors/demo-stats.js";
+import { declareCollectorQueues, syncCollectors } from "./work/collectors/commands.js";
 import { logger } from "./logger.js";
 
 export interface Service {
@@ -165,9 +168,14 @@ export function createService(config: Config): Service {
       registerSource(httpTree);
       registerSource(demoMoviesSource(() => `${ownOrigin()}/demo`));
       registerSource(demoBackupSource(() => `${ownOrigin()}/demo`, config.MILEPOST_DATA_DIR));
+      registerCollector(httpJsonCollector);
+      registerCollector(demoStatsCollector(() => `${ownOrigin()}/demo`));
       await loadPlugins(config.MILEPOST_PLUGINS, logger);
-      boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api" }, logger);
+      if (config.MILEPOST_COLLECTORS) await loadCollectors(config.MILEPOST_COLLECTORS, logger);
+      declareCollectorQueues();
+      boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api", scheduleCheckSeconds: config.SCHEDULE_CHECK_SECONDS }, logger);
       await createQueues(boss);
+      await syncCollectors();
       heartbeat = await startHeartbeat(config.MILEPOST_ROLE, logger);
       if (config.MILEPOST_ROLE !== "api") {
         workers = await startWorkerRole({ config, owner: heartbeat.id, shutdown: shutdown.signal, log: logger, databaseUrl: database.url });

@@ -4,6 +4,7 @@ import { catalogueSize, movieAt } from "./catalogue.js";
 import { answerTree, DEFAULT_TREE, TREE_PATHS, type DemoTree } from "./backup-api.js";
 import { answerPage, DEMO_PAGE_PATHS } from "./pages.js";
 import { send } from "./send.js";
+import { answerStats, DEFAULT_STATS, STATS_PATH, type DemoStats } from "./stats.js";
 
 /**
  * Fault injection. Request counters are shared by every endpoint, so
@@ -42,6 +43,8 @@ export interface DemoOptions {
   version: number;
   /** The nested API's tree (the `demo-backup` source reads it). */
   tree: DemoTree;
+  /** The yearly statistics (the `demo-stats` collector reads them). */
+  stats: DemoStats;
   faults: DemoFaults;
 }
 
@@ -73,12 +76,13 @@ function echoOf(request: IncomingMessage): Record<string, unknown> {
 }
 
 /** The demo upstream API: one catalogue behind four pagination styles, with injectable faults. */
-export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">> & { faults?: Partial<DemoFaults> } = {}): DemoUpstream {
+export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults" | "stats">> & { faults?: Partial<DemoFaults>; stats?: Partial<DemoStats> } = {}): DemoUpstream {
   const state: DemoOptions = {
     items: options.items ?? 10_000,
     pageSize: options.pageSize ?? 20,
     version: options.version ?? 1,
     tree: options.tree ?? DEFAULT_TREE,
+    stats: { ...DEFAULT_STATS, ...options.stats },
     faults: { ...NO_FAULTS, ...options.faults },
   };
   let requests = 0;
@@ -142,7 +146,8 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
     handle(request, response, path) {
       const isPage = DEMO_PAGE_PATHS.test(path);
       const isTree = TREE_PATHS.test(path);
-      if (!isPage && !isTree && !/^\/(3\/movie\/popular|link\/movies|offset\/movies|cursor\/movies)$/.test(path)) return false;
+      const isStats = STATS_PATH.test(path);
+      if (!isPage && !isTree && !isStats && !/^\/(3\/movie\/popular|link\/movies|offset\/movies|cursor\/movies)$/.test(path)) return false;
       const n = ++requests;
       received.push({ url: request.url ?? "", authorization: request.headers.authorization ?? null });
       if (received.length > 1000) received.shift();
@@ -167,6 +172,7 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults">>
         if (faults.apiKey && key !== faults.apiKey) return send(response, 401, { status_message: "Invalid API key: you must be granted a valid key.", ...echo });
         if (isPage) return void answerPage(path, base, response).catch(() => response.destroy());
         if (isTree) return answerTree(state.tree, path, url, response);
+        if (isStats) return answerStats(state.stats, path, url, response);
         answer(url, path, response, base, echo);
       };
       // A page may ask for its own delay (?delayMs=, at most 10 s): a slow site among fast ones.

@@ -35,6 +35,8 @@ export interface Move {
   restart?: boolean;
   /** CTEs `picked` may use, e.g. `open AS (…)`. */
   before?: Prisma.Sql;
+  /** CTEs that write what follows from the move, over `moved` (the rows as they are now), e.g. a parent's state on success. */
+  after?: Prisma.Sql;
   /** Which moved rows come back (all by default): a condition over `moved` (the rows as they are now, and `"fromStatus"`). */
   returning?: Prisma.Sql;
   /**
@@ -139,7 +141,7 @@ export function moveStatement(kind: WorkKind, move: Move): Prisma.Sql {
       UPDATE ${table} t SET ${assignments}
       FROM picked WHERE t.id = picked.id AND ${legalMove(Prisma.sql`t.status`, to)}
       RETURNING ${columnsOf(kind, "t")}, picked.status AS "fromStatus", ${reason} AS "moveReason"
-    ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`)}
+    ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`)}${move.after ? Prisma.sql`, ${move.after}` : Prisma.empty}
     SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", NULL::text AS "refusedTo" FROM moved
     -- A condition on the notices alone is a one-time filter, checked before any row: they go out even when no row comes back.
     WHERE (SELECT count(*) FROM notices) >= 0${move.returning ? Prisma.sql` AND (${move.returning})` : Prisma.empty}${

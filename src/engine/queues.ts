@@ -18,8 +18,8 @@ export interface QueueDeclaration<P> {
 export interface Queue<P> extends QueueDeclaration<P> {
   /** Sends a job, inside `tx` when given (with the row that needs it: the job exists only if the row does), after `delayMs` if given. */
   send(payload: P, options?: { tx?: Tx; delayMs?: number }): Promise<void>;
-  /** Starts `count` workers of this queue in this process, one job at a time each. */
-  work(count: number, handler: (payload: P) => Promise<void>): Promise<void>;
+  /** Starts `count` workers of this queue in this process, one job at a time each, polling every `pollSeconds` (0.5 by default) when idle. */
+  work(count: number, handler: (payload: P) => Promise<void>, options?: { pollSeconds?: number }): Promise<void>;
   /** This process's workers look for jobs now rather than at their next poll: call it once the job's transaction has committed. */
   wake(): void;
   /** This process's workers stop asking for jobs (at shutdown: a job fetched now would only be handed on). */
@@ -29,7 +29,7 @@ export interface Queue<P> extends QueueDeclaration<P> {
 const declared = new Map<string, Queue<unknown>>();
 let current: PgBoss | undefined;
 /** This process's workers: each queue's handler and how many run, and their pg-boss ids while they poll. */
-const workers = new Map<string, { count: number; handler: PgBoss.WorkHandler<unknown>; ids: string[] }>();
+const workers = new Map<string, { count: number; handler: PgBoss.WorkHandler<unknown>; ids: string[]; pollSeconds: number }>();
 
 /** pg-boss's `db` option over a Prisma transaction: the job exists only if the transaction commits. */
 function inTransaction(tx: Tx): PgBoss.Db {
@@ -45,7 +45,7 @@ function boss(): PgBoss {
 
 async function startPolling(name: string): Promise<void> {
   const entry = workers.get(name)!;
-  for (let i = entry.ids.length; i < entry.count; i++) entry.ids.push(await boss().work(name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, entry.handler));
+  for (let i = entry.ids.length; i < entry.count; i++) entry.ids.push(await boss().work(name, { batchSize: 1, pollingIntervalSeconds: entry.pollSeconds }, entry.handler));
 }
 
 /** Declares a queue (once per name, at module load); the service creates it at start. */
@@ -60,11 +60,11 @@ export function declareQueue<P>(declaration: QueueDeclaration<P>): Queue<P> {
         ...(options.tx ? { db: inTransaction(options.tx) } : {}),
       });
     },
-    async work(count, handle) {
+    async work(count, handle, options = {}) {
       const handler: PgBoss.WorkHandler<unknown> = async (jobs) => {
         for (const job of jobs) await handle(declaration.payload.parse(job.data));
       };
-      workers.set(declaration.name, { count, handler, ids: [] });
+      workers.set(declaration.name, { count, handler, ids: [], pollSeconds: options.pollSeconds ?? 0.5 });
       await startPolling(declaration.name);
     },
     wake() {

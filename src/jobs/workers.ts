@@ -6,6 +6,8 @@ import { pauseWorkers, resumeWorkers } from "../engine/queues.js";
 import { startRunner } from "../engine/runner.js";
 import { startSweep } from "../engine/sweep.js";
 import { importer } from "../work/imports/importer.js";
+import { collectorRuns } from "../work/collectors/collector-runs.js";
+import { workTicks } from "../work/collectors/commands.js";
 import { JOB_KIND } from "../work/jobs/kind.js";
 import { stepRecovery } from "../work/jobs/recovery.js";
 import { stepRunnable } from "../work/jobs/runner.js";
@@ -30,9 +32,11 @@ export async function startWorkerRole(deps: Omit<WorkerDeps, "http" | "attemptHt
   const leases = createLeaseKeeper(log);
   const all: WorkerDeps = { ...deps, http, attemptHttp, processors, leases };
   const imports = await startCheckpointedWorkers(importer, all);
+  const collectors = await startCheckpointedWorkers(collectorRuns, all);
+  await workTicks(config.SCHEDULE_CHECK_SECONDS, deps.shutdown);
   const runners = [await startRunner(queueRunnable, all), await startRunner(stepRunnable, all)];
   onDatabaseChange((up) => void (up ? resumeWorkers() : pauseWorkers()).catch((error: unknown) => log.warn({ err: error }, "could not pause or resume the workers")));
-  const recoveries = [imports.recovery, queueRecovery, stepRecovery];
+  const recoveries = [imports.recovery, collectors.recovery, queueRecovery, stepRecovery];
   const sweep = startSweep(recoveries, log);
   await startEventRetention([...recoveries.map((recovery) => recovery.kind), JOB_KIND], config.EVENT_RETENTION_DAYS, log);
   return {
@@ -40,6 +44,7 @@ export async function startWorkerRole(deps: Omit<WorkerDeps, "http" | "attemptHt
       sweep.stop();
       await Promise.all(runners.map((runner) => runner.stop()));
       await imports.stop();
+      await collectors.stop();
       leases.stop();
     },
   };

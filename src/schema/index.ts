@@ -17,5 +17,6 @@ import "./queue-status.js";
 import "./job.js";
 import "./comment.js";
 import "./job-stats.js";
+import "./collector.js";
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -27,6 +27,7 @@ export const pagination = z.discriminatedUnion("type", [
     nextPath: z.string().min(1).describe("Dot path of the next page's token in the answer; empty or missing ends the import."),
   }),
   z.object({ type: z.literal("link").describe("RFC 8288 `Link: <…>; rel=\"next\"` headers.") }),
+  z.object({ type: z.literal("none").describe("One request: its answer holds every item.") }),
 ]);
 
 /** How long a 429/420 that does not say closes the upstream: its documented rule. */
@@ -114,7 +115,7 @@ export const httpJson = defineSource<HttpJsonConfig, Cursor>({
     if (p.type === "page") return { page: p.start };
     if (p.type === "offset") return { offset: 0 };
     if (p.type === "cursor") return { token: null };
-    return { url: requestUrl(config, { token: null }) };
+    return { url: requestUrl(config, { token: null }) }; // link and none: the URL itself
   },
   async fetchPage(ctx, cursor) {
     const { config } = ctx;
@@ -165,7 +166,7 @@ export const httpJson = defineSource<HttpJsonConfig, Cursor>({
     } else if (p.type === "cursor") {
       const token = getPath(response.body, p.nextPath);
       next = typeof token === "string" && token !== "" ? { token } : typeof token === "number" ? { token: String(token) } : null;
-    } else {
+    } else if (p.type === "link") {
       const link = nextLink(response.headers.get("link"), response.url);
       next = link ? { url: withoutConfigQuery(config, link) } : null;
     }

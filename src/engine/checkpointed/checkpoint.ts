@@ -113,6 +113,7 @@ export async function moveRun<Row extends CheckpointedRow>(tx: Tx, kind: Checkpo
     to: final.to,
     reason: final.reason,
     set: finalSet(kind, final),
+    after: kind.afterMove,
   });
   const delayMs = final.to === "WAITING" ? final.resumeInMs : final.to === "PENDING" ? (final.delayMs ?? 0) : null;
   if (delayMs !== null) await kind.queue.send(kind.payload(id), { tx, delayMs });

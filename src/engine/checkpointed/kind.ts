@@ -99,6 +99,8 @@ export interface CheckpointedKind<Row extends CheckpointedRow, Unit, P = unknown
   claimSet?: Prisma.Sql;
   /** More assignments of every move to FAILED, from its reason (e.g. the row's last error). */
   failed?(reason: string): Prisma.Sql;
+  /** CTEs every final move of an attempt writes besides the row, over `moved` (e.g. a collector's watermark when its run COMPLETED). */
+  afterMove?: Prisma.Sql;
   /** What a unit writes besides the engine's columns. */
   unit(row: Row, unit: Unit): UnitWrites;
   /**

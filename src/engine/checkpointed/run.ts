@@ -18,11 +18,16 @@ export class RunStopped extends Error {
   }
 }
 
-/** What the engine makes of a stop: where the row goes (nothing at all when its lease is lost). */
-function stopMove(reason: RunStop): FinalMove | null {
+/**
+ * What the engine makes of a stop: where the row goes (nothing at all when
+ * its lease is lost). At shutdown a row is handed on to run again from its
+ * last checkpoint, unless its kind fails rows it loses (a run that cannot
+ * go on from the middle): then it fails as a lost one would, only sooner.
+ */
+function stopMove(reason: RunStop, lost: CheckpointedKind<CheckpointedRow, unknown>["lost"]): FinalMove | null {
   if (reason === "pause") return { to: "PAUSED", reason: "paused on request" };
   if (reason === "cancel") return { to: "CANCELLED", reason: "cancelled on request" };
-  if (reason === "shutdown") return { to: "PENDING", reason: "worker shutting down; handed over" };
+  if (reason === "shutdown") return lost.to === "FAILED" ? { to: "FAILED", reason: "its worker shut down during the run" } : { to: "PENDING", reason: "worker shutting down; handed over" };
   return null;
 }
 
@@ -119,7 +124,7 @@ export async function runAttempt<Row extends CheckpointedRow, Unit>(kind: Checkp
   try {
     const finish = await kind.run(row, ctx);
     await settled();
-    const final = finish.ending ?? stopMove((controller.signal.reason as RunStopped | undefined)?.reason ?? "lost");
+    const final = finish.ending ?? stopMove((controller.signal.reason as RunStopped | undefined)?.reason ?? "lost", kind.lost);
     if (!final) return;
     await throughOutages(() => commitEnding(kind, row, attempt, final, finish.unit), deps.shutdown, `${kind.noun} end`);
   } finally {
