@@ -95,6 +95,30 @@ it("a tree import ends with exact per-level counts, records and nodes when every
   expect(await one(`SELECT count(*)::int AS count FROM "ImportedRecord" WHERE dataset = 'lost-tree'`)).toEqual({ count: 288 });
 }, 120_000);
 
+it("a collector run ends with exact counts, and leaves its collector exact, when every 5th checkpoint's or move's answer is lost", async () => {
+  proxy.loseAnswers({ match: /"checkpointSeq" = t\."checkpointSeq" \+ 1|moved AS \(/, every: 5 });
+  const lostBefore = proxy.lost();
+  const started = await server.gql<{ runCollector: { id: string } }>(`mutation { runCollector(input: { name: "demo-stats" }) { id } }`);
+  expect(started.errors).toBeUndefined();
+  const id = Number(started.data!.runCollector.id);
+  await until(async () => (await one<{ status: string }>(`SELECT status FROM "CollectorRun" WHERE id = $1`, [id])).status === "COMPLETED");
+  proxy.loseAnswers(null);
+  expect(proxy.lost() - lostBefore).toBeGreaterThanOrEqual(10);
+  // 26 years of 30 figures, in 52 pages: one checkpoint each, and the claim and the end.
+  expect(await one(`SELECT "recordsProcessed", "recordsInserted", "recordsUpdated", "checkpointSeq", error FROM "CollectorRun" WHERE id = $1`, [id])).toEqual({
+    recordsProcessed: 780,
+    recordsInserted: 780,
+    recordsUpdated: 0,
+    checkpointSeq: 53,
+    error: null,
+  });
+  expect(await one(`SELECT count(*)::int AS count FROM "ImportedRecord" WHERE dataset = 'demo-stats'`)).toEqual({ count: 780 });
+  const collector = await one<{ windows: Record<string, string>; lastSuccessAt: Date | null }>(`SELECT windows, "lastSuccessAt" FROM "Collector" WHERE name = 'demo-stats'`);
+  expect(Object.keys(collector.windows)).toHaveLength(26);
+  expect(collector.lastSuccessAt).not.toBeNull();
+  expect(await one(`SELECT count(*)::int AS count FROM "Event" WHERE "subjectKind" = 'COLLECTOR_RUN' AND "subjectId" = $1 AND kind = 'STATUS'`, [id])).toEqual({ count: 3 });
+}, 120_000);
+
 it("a queue of 300 items and a job of 300 steps end exact when every 5th claim's or end's answer is lost", async () => {
   // "moved AS (" is in every move: the runners' claims and ends, the job's own end.
   proxy.loseAnswers({ match: /moved AS \(/, every: 5 });

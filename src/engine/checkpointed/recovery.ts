@@ -25,7 +25,8 @@ export function checkpointedRecovery<Row extends CheckpointedRow>(kind: Checkpoi
     kind: kind.work,
     async recover() {
       const sent = await prisma().$transaction(async (tx) => {
-        const lost = await moveWork<Row>(tx, kind.work, { picked: staleRunning(kind.work), to: kind.lost.to, reason: kind.lost.reason, onRefused: "skip" });
+        const failed = kind.lost.to === "FAILED" ? kind.failed?.(kind.lost.reason) : undefined;
+        const lost = await moveWork<Row>(tx, kind.work, { picked: staleRunning(kind.work), to: kind.lost.to, reason: kind.lost.reason, set: failed, onRefused: "skip" });
         const orphans = await tx.$queryRaw<{ id: number }[]>`
           UPDATE ${table} t SET "updatedAt" = ${DB_NOW}
           FROM (
