@@ -38,6 +38,8 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   return body.data!;
 }
 
+/** The close code of a socket the client closed itself (no subscription left, or disposed). */
+const NORMAL_CLOSURE = 1000;
 /** Close codes after which retrying cannot help: no token, a bad or revoked one. */
 const FINAL_CLOSE_CODES = new Set([4401, 4403]);
 
@@ -63,6 +65,7 @@ export function live(): Client {
       },
       closed: (event) => {
         const code = (event as { code?: number }).code ?? 0;
+        if (code === NORMAL_CLOSURE) return; // this client closed it: its last subscription ended, or it was disposed
         if (FINAL_CLOSE_CODES.has(code)) process.stderr.write(`\nthe server refused the token (${code}): check MILEPOST_TOKEN\n`);
         else if (!reconnecting) process.stderr.write(`\n${connectedOnce ? "connection lost" : `cannot reach ${url}`}; reconnecting…\n`);
         reconnecting = !FINAL_CLOSE_CODES.has(code);

@@ -131,3 +131,21 @@ it("backup-progress follows a backup level by level, shows a rate limit's wait w
   await server.stop();
   await demo.close();
 }, 90_000);
+
+it("collector-report runs a collector live, then prints its runs table and stats; a second run fetches two years", async () => {
+  const token = newSecret();
+  const server = await spawnService({ DATABASE_URL: database.url, MILEPOST_ADMIN_TOKEN: token, PORT: String(await freePort()), MILEPOST_DATA_DIR: scratch });
+  const env = { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token };
+  const year = new Date().getUTCFullYear();
+  for (const expected of [`${year - 25}–${year} (26)`, `${year - 1}–${year} (2)`]) {
+    const example = await spawnScript("client-examples/collector-report.ts", env, null);
+    const exited = await exitedWithin(example, 30_000, server);
+    expect(exited.code, example.output()).toBe(0);
+    expect(example.output()).toContain("COMPLETED");
+    expect(example.output()).toMatch(/run +status +trigger +processed \/ new \/ updated +duration +window/);
+    expect(example.output()).toContain(expected);
+  }
+  const output = (await spawnScript("client-examples/collector-report.ts", { ...env, COLLECTOR: "nope" }, null)).exited;
+  expect((await output).code).toBe(1);
+  await server.stop();
+}, 90_000);

@@ -49,8 +49,9 @@ export const httpJsonCollector = defineCollector<HttpJsonCollectorConfig>({
   async collect(ctx) {
     const { config } = ctx;
     const years = config.url.includes("{year}") ? ctx.plan.years({ start: config.startYear!, end: config.endYear, maxAgeDays: config.maxAgeDays }).years : [null];
-    const since = config.url.includes("{since}") || config.watermarkPath ? ctx.plan.since() : null;
-    let watermark = since;
+    const since = config.url.includes("{since}") ? ctx.plan.since() : null;
+    // The watermark never goes back: a run that fetched only recent years starts from the last one.
+    let watermark = since ?? (ctx.fullRefresh ? null : (ctx.lastSuccess?.watermark ?? null));
     for (const year of years) {
       const url = config.url.replace(PLACEHOLDER, (_, name: string) => (name === "year" ? String(year) : asParameter(since)));
       const page: HttpJsonConfig = { ...config, url };
