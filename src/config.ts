@@ -83,7 +83,7 @@ export const configSchema = z.object({
   IMAGE_MEMORY_MB: int(2048, 512, 65_536).describe("Memory image-normalize's child process may allocate (ulimit -d), in MB; an image that needs more fails its attempt."),
   IMAGE_ALLOW_SVG: onOff("off").describe("`on` lets image-normalize take SVG input. Off by default: a few hundred bytes of SVG filters can take minutes of CPU and gigabytes of memory."),
   WORKER_CONCURRENCY: int(4, 1, 256).describe("Imports one worker process runs at once; and as many queue items, and as many job steps."),
-  SCHEDULE_CHECK_SECONDS: int(10, 1, 45).describe("How often cron schedules (collectors, event retention) are checked, and how often a collector's queue is polled for its ticks: a tick starts its run within about twice this."),
+  SCHEDULE_CHECK_SECONDS: int(10, 1, 45).describe("How often cron schedules (collectors, event retention) are checked, and how often a collector's queue is polled for its ticks: a tick starts its run within about three times this."),
   SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
   EVENT_RETENTION_DAYS: int(14, 1, 36500).describe("LOG and STATUS events of finished work older than this are deleted (hourly); a subject's last CHECKPOINT is kept."),
   MAX_CONSECUTIVE_PAGE_FAILURES: int(5, 1, 10_000).describe("Pages failing in a row (after their retries) that end an import as FAILED."),

@@ -178,13 +178,18 @@ const collectorEntry = z
  * config. A mistake in it stops the start, naming the entry.
  */
 export async function loadCollectors(path: string, log: Logger): Promise<void> {
-  let entries: z.infer<typeof collectorEntry>[];
+  let text: unknown;
   try {
-    entries = z.array(collectorEntry).parse(JSON.parse(await readFile(path, "utf8")));
+    text = JSON.parse(await readFile(path, "utf8"));
   } catch (error) {
     throw new Error(`MILEPOST_COLLECTORS: cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
-  for (const entry of entries) {
+  const entries = z.array(collectorEntry).safeParse(text);
+  if (!entries.success) {
+    const issues = entries.error.issues.map((issue) => `entry ${issue.path.map(String).join(".")}: ${issue.message}`);
+    throw new Error(`MILEPOST_COLLECTORS: ${path} is not an array of { name, use, config?, description?, schedule?, dataset? }: ${issues.join("; ")}`);
+  }
+  for (const entry of entries.data) {
     addCollector({ ...entry, kind: entry.use });
     log.info({ collector: entry.name, use: entry.use }, "collector configured");
   }

@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { prisma } from "../src/db/client.js";
 import { startDemoServer } from "../src/demo/upstream.js";
+import { httpJsonCollectorConfig } from "../src/collectors/http-json-collector.js";
+import { logger } from "../src/logger.js";
+import { loadCollectors } from "../src/registry.js";
 import { cloneDatabase } from "./helpers/database.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/subscriptions.js";
@@ -20,6 +23,7 @@ const PAGES_PER_YEAR = 2;
 let server: TestServer;
 let demo: Awaited<ReturnType<typeof startDemoServer>>;
 let slow: Awaited<ReturnType<typeof startDemoServer>>;
+let leaky: Awaited<ReturnType<typeof startDemoServer>>;
 let collectorsFile: string;
 let database: Awaited<ReturnType<typeof cloneDatabase>>;
 
@@ -32,15 +36,20 @@ async function writeCollectors(): Promise<void> {
       { name: "slow-stats", use: "http-json-collector", config: stats(slow.url) },
       { name: "recent", use: "http-json-collector", config: { url: `${demo.url}/stats/${YEAR}?since={since}`, pagination: { type: "page", totalPagesPath: "total_pages" }, itemsPath: "results", watermarkPath: "updated_at" } },
       { name: "demo", use: "demo-stats", config: { baseUrl: demo.url } },
+      // A careless upstream that quotes the request (its Authorization header) in every error.
+      { name: "leaky", use: "http-json-collector", config: { ...stats(leaky.url), watermarkPath: "request.authorization", headers: { authorization: { $env: "STATS_TOKEN" } } } },
     ]),
   );
 }
 
-const ENV = () => ({ MILEPOST_COLLECTORS: collectorsFile, SCHEDULE_CHECK_SECONDS: "1", MAX_RETRIES: "1", RETRY_DELAY_MS: "20" });
+const SECRET = "stats-token-0123456789abcdef";
+const ENV = () => ({ MILEPOST_COLLECTORS: collectorsFile, SCHEDULE_CHECK_SECONDS: "1", MAX_RETRIES: "1", RETRY_DELAY_MS: "20", MILEPOST_SECRETS: `STATS_TOKEN@${new URL(leaky.url).host}` });
 
 beforeAll(async () => {
   demo = await startDemoServer({ stats: { revision: 1 } });
   slow = await startDemoServer({ stats: { revision: 1 }, faults: { latencyMs: 150 } });
+  leaky = await startDemoServer({ faults: { echo: true } });
+  process.env.STATS_TOKEN = SECRET;
   collectorsFile = join(await mkdtemp(join(tmpdir(), "milepost-collectors-")), "collectors.json");
   await writeCollectors();
   database = await cloneDatabase();
@@ -51,6 +60,8 @@ afterAll(async () => {
   await database?.drop();
   await demo?.close();
   await slow?.close();
+  await leaky?.close();
+  delete process.env.STATS_TOKEN;
 });
 
 type Run = {
@@ -145,7 +156,8 @@ it("brings an old year back once its last fetch is older than maxAgeDays, and ev
   expect(everything.window!.why![old]).toBe("fetched today, max age 0");
 
   const full = await runToEnd("stats", { fullRefresh: true });
-  expect(full.window).toMatchObject({ fullRefresh: true, since: null });
+  expect(full.window).toMatchObject({ fullRefresh: true });
+  expect(full.window!.since).toBeUndefined(); // a URL without {since} asks for none
   expect(full.window!.years).toHaveLength(26);
   expect(full.window!.why![old]).toBe("full refresh");
   expect(full).toMatchObject({ status: "COMPLETED", recordsProcessed: 26 * PER_YEAR, recordsInserted: 0, recordsUpdated: 0 });
@@ -233,7 +245,7 @@ it("answers every bad input with a code: unknown collectors, bad cron, bad numbe
     expect(answer.errors?.[0]?.extensions?.code, query).toBe(code);
     expect(answer.errors![0].message).toMatch(text);
   };
-  await bad(`mutation { runCollector(input: { name: "nope" }) { id } }`, "BAD_USER_INPUT", /Unknown collector "nope"; known: demo, demo-stats, recent, slow-stats, stats/);
+  await bad(`mutation { runCollector(input: { name: "nope" }) { id } }`, "BAD_USER_INPUT", /Unknown collector "nope"; known: demo, demo-stats, leaky, recent, slow-stats, stats/);
   await bad(`mutation { runCollector(input: { name: "stats", maxAgeDays: -1 }) { id } }`, "BAD_USER_INPUT", /maxAgeDays/);
   await bad(`mutation { scheduleCollector(name: "stats", cron: "* * * * * *") { name } }`, "BAD_USER_INPUT", /five fields/);
   await bad(`mutation { scheduleCollector(name: "stats", cron: "61 * * * *") { name } }`, "BAD_USER_INPUT", /not a valid cron expression/);
@@ -263,4 +275,47 @@ it("lists collectors with their stats, and pages and filters runs", async () => 
   expect(first.edges.map((edge) => Number(edge.node.id))).toEqual(runs.map((run) => run.id).sort((a, b) => b - a).slice(0, 2));
   const next = await server.gql<{ collector: { runs: { edges: { node: { id: string } }[] } } }>(`query($after: String) { collector(name: "stats") { runs(first: 2, after: $after) { edges { node { id } } } } }`, { after: first.pageInfo.endCursor });
   expect(Number(next.data!.collector.runs.edges[0].node.id)).toBeLessThan(Number(first.edges[1].node.id));
+});
+
+it("never shows a secret an upstream echoed: in the run's watermark, the collector's, its error and its events", async () => {
+  // Every figure quotes the request's Authorization header, and the watermark is read from it.
+  const done = await runToEnd("leaky");
+  expect(done.status).toBe("COMPLETED");
+  expect(leaky.upstream.received.some((request) => request.authorization === SECRET)).toBe(true);
+  expect(done.watermark).toBe("[redacted:STATS_TOKEN]");
+  expect((await collectorRow("leaky")).watermark).toBe("[redacted:STATS_TOKEN]");
+  // Every error body quotes it too.
+  leaky.upstream.options.faults.errorEvery = 1;
+  const failed = await runToEnd("leaky");
+  leaky.upstream.options.faults.errorEvery = 0;
+  expect(failed.status).toBe("FAILED");
+  expect(failed.error).toContain("[redacted:STATS_TOKEN]");
+  for (const run of [done, failed]) {
+    const events = await prisma().event.findMany({ where: { subjectKind: "COLLECTOR_RUN", subjectId: Number(run.id) } });
+    expect(events.some((event) => event.kind === "CHECKPOINT" || event.kind === "STATUS")).toBe(true);
+    for (const text of [JSON.stringify(run), JSON.stringify(events.map((event) => event.payload))]) expect(text).not.toContain(SECRET);
+  }
+});
+
+it("refuses, before any request, a collector whose URL leaves the egress rules or puts a placeholder in the host, naming the entry", async () => {
+  const refusal = (config: Record<string, unknown>) => {
+    const parsed = httpJsonCollectorConfig.safeParse(config);
+    return parsed.success ? null : parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+  };
+  expect(refusal({ url: "http://169.254.169.254/latest/{year}", startYear: 2000 })).toMatch(/^url: .*169\.254\.169\.254/);
+  expect(refusal({ url: "http://[::ffff:10.0.0.1]/{year}", startYear: 2000 })).toMatch(/^url: /);
+  expect(refusal({ url: "file:///etc/{year}", startYear: 2000 })).toMatch(/^url: must be an http or https URL/);
+  expect(refusal({ url: "http://{year}.127.0.0.1.nip.io/x", startYear: 2000 })).toMatch(/url: /);
+  expect(refusal({ url: `${demo.url}/{year}` })).toBe("startYear: a URL with {year} needs startYear");
+  expect(refusal({ url: `${demo.url}/stats/{year}?since={since}`, startYear: 2000 })).toBeNull();
+
+  const file = join(await mkdtemp(join(tmpdir(), "milepost-collectors-")), "bad.json");
+  const loading = async (entries: unknown) => {
+    await writeFile(file, JSON.stringify(entries));
+    return loadCollectors(file, logger).then(() => "loaded", (error: Error) => error.message);
+  };
+  expect(await loading([{ name: "metadata", use: "http-json-collector", config: { url: "http://169.254.169.254/{year}", startYear: 2000 } }])).toMatch(/^The collector "metadata": its config does not fit "http-json-collector": .*169\.254\.169\.254/s);
+  expect(await loading([{ name: "typo", use: "http-json-colector", config: {} }])).toMatch(/uses "http-json-colector", which is not a registered collector \(known: .*http-json-collector/);
+  expect(await loading([{ name: "extra", use: "demo-stats", shedule: "* * * * *" }])).toMatch(/MILEPOST_COLLECTORS: .* is not an array of .*: entry 0: Unrecognized key: "shedule"/);
+  expect(await loading([{ name: "every-second", use: "demo-stats", schedule: "* * * * * *" }])).toMatch(/five fields/);
 });

@@ -31,9 +31,10 @@ function revisionOf(stats: DemoStats, current: number, now = Date.now()): { revi
  * [{ id, year, country, value, updated_at }] }`, 20 to a page. Years before
  * last year are final (their figures and updated_at never change); this
  * year's and last year's change with every revision, half the countries
- * at a time. `since` keeps only figures updated after it.
+ * at a time. `since` keeps only figures updated after it. A careless
+ * upstream (`echo`) quotes the request in every figure.
  */
-export function answerStats(stats: DemoStats, path: string, url: URL, response: ServerResponse): void {
+export function answerStats(stats: DemoStats, path: string, url: URL, response: ServerResponse, echo: Record<string, unknown>): void {
   const year = Number(STATS_PATH.exec(path)?.[1]);
   const page = Number(url.searchParams.get("page") ?? 1);
   const since = url.searchParams.get("since") ?? "";
@@ -51,6 +52,7 @@ export function answerStats(stats: DemoStats, path: string, url: URL, response: 
       country,
       value: ((year * 31 + index * 17) % 1000) + (changes ? revision : 0),
       updated_at: changes ? at : `${Math.min(year + 1, current - 1)}-01-15T00:00:00.000Z`,
+      ...echo,
     };
   });
   const matching = since === "" ? all : all.filter((item) => item.updated_at > new Date(since).toISOString());

@@ -172,7 +172,7 @@ export function createDemoUpstream(options: Partial<Omit<DemoOptions, "faults" |
         if (faults.apiKey && key !== faults.apiKey) return send(response, 401, { status_message: "Invalid API key: you must be granted a valid key.", ...echo });
         if (isPage) return void answerPage(path, base, response).catch(() => response.destroy());
         if (isTree) return answerTree(state.tree, path, url, response);
-        if (isStats) return answerStats(state.stats, path, url, response);
+        if (isStats) return answerStats(state.stats, path, url, response, echo);
         answer(url, path, response, base, echo);
       };
       // A page may ask for its own delay (?delayMs=, at most 10 s): a slow site among fast ones.

@@ -6,7 +6,7 @@ import { runCollector, scheduleCollector } from "../work/collectors/commands.js"
 import { COLLECTOR_RUN_KIND } from "../work/collectors/kind.js";
 import { collectorStats, collectorView, collectorViews, findRuns, lastRun, type CollectorStats, type CollectorView } from "../work/collectors/read.js";
 import { builder } from "./builder.js";
-import { forwardPage, type PagingArgs } from "./forward-page.js";
+import { connectionOf, forwardPage, type PagingArgs } from "./forward-page.js";
 import { listen, liveState, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
 import type { Status } from "../generated/prisma/enums.js";
@@ -44,12 +44,7 @@ async function runsPage(args: PagingArgs & { after?: string | null }, filter: { 
   const first = forwardPage(args, { default: 20, max: 200 });
   const before = args.after ? parseId(args.after, "after") : null;
   const page = await findRuns(filter, first, before);
-  const edges = page.runs.map((run) => ({ cursor: String(run.id), node: run }));
-  return {
-    edges,
-    pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: before !== null, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
-    totalCount: page.totalCount,
-  };
+  return connectionOf(page.runs, (run) => String(run.id), { hasNextPage: page.hasNextPage, hasPreviousPage: before !== null, totalCount: page.totalCount });
 }
 
 const CollectorStatsRef = builder.objectRef<CollectorStats>("CollectorStats").implement({

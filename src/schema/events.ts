@@ -13,7 +13,7 @@ import {
   type StatusEvent,
 } from "../engine/events.js";
 import { builder } from "./builder.js";
-import { forwardPage } from "./forward-page.js";
+import { connectionOf, forwardPage } from "./forward-page.js";
 import { CheckpointRef } from "./checkpoint.js";
 import { parseEventId, parseId } from "../engine/errors.js";
 import { listen, liveValue, untilClosed } from "./live.js";
@@ -111,17 +111,11 @@ builder.queryField("events", (t) =>
         const first = forwardPage(args, { default: 100, max: 1000 });
         const after = args.after ? parseEventId(args.after) : undefined;
         const rows = await prisma().event.findMany({ where: eventWhere(filter, after), orderBy: { id: "asc" }, take: first + 1 });
-        const edges = rows.slice(0, first).map((row) => ({ cursor: row.id.toString(), node: eventFromRow(row) }));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: rows.length > first,
-            hasPreviousPage: after !== undefined,
-            startCursor: edges[0]?.cursor ?? null,
-            endCursor: edges.at(-1)?.cursor ?? null,
-          },
+        return connectionOf(rows.slice(0, first).map(eventFromRow), (event) => event.id, {
+          hasNextPage: rows.length > first,
+          hasPreviousPage: after !== undefined,
           totalCount: () => prisma().event.count({ where: eventWhere(filter) }),
-        };
+        });
       },
     },
     { name: "EventConnection" },

@@ -25,3 +25,13 @@ export function forwardPage(args: PagingArgs, size: { default: number; max: numb
 export function pageSize(first: number | null | undefined, size: { default: number; max: number }): number {
   return parseInput(z.number().int().min(0).max(size.max), first ?? size.default, ["first"]);
 }
+
+/** A page of a connection that pages forward: its nodes as edges under their cursors, and where it stands. */
+export function connectionOf<Node>(nodes: Node[], cursorOf: (node: Node) => string, page: { hasNextPage: boolean; hasPreviousPage: boolean; totalCount: number | (() => Promise<number>) }) {
+  const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }));
+  return {
+    edges,
+    pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: page.hasPreviousPage, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+    totalCount: page.totalCount,
+  };
+}

@@ -6,7 +6,7 @@ import { cancelQueueItem, retryQueueItem } from "../work/queue/commands.js";
 import { enqueue } from "../work/queue/enqueue.js";
 import { findItems } from "../work/queue/read.js";
 import { builder } from "./builder.js";
-import { forwardPage } from "./forward-page.js";
+import { connectionOf, forwardPage } from "./forward-page.js";
 import { StatusEnum } from "./status.js";
 
 /** Seconds from start to now (running) or to the end (finished); null before it started. */
@@ -101,12 +101,7 @@ builder.queryFields((t) => ({
         const before = args.after ? parseId(args.after, "after") : null;
         const search = args.search ? parseInput(z.string().max(200), args.search, ["search"]) : null;
         const page = await findItems({ queue: args.queue, status: args.status, search, payload: args.payload }, first, before);
-        const edges = page.items.map((item) => ({ cursor: String(item.id), node: item }));
-        return {
-          edges,
-          pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: before !== null, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
-          totalCount: page.totalCount,
-        };
+        return connectionOf(page.items, (item) => String(item.id), { hasNextPage: page.hasNextPage, hasPreviousPage: before !== null, totalCount: page.totalCount });
       },
     },
     { name: "QueueItemConnection" },
