@@ -5,7 +5,10 @@
 // and last year's figures changed. Requests the upstream received and
 // seconds (from runCollector's call to the run's end, and the run's own
 // duration), per run, medians over BENCH_ROUNDS collectors, and the ratios
-// second / first. Prints JSON.
+// second / first. Then what collectors cost while idle: transactions a
+// second on the database of a service with 1 collector and with 50 (each
+// has a pg-boss queue of its own for its cron ticks), over 30 s.
+// Prints JSON.
 //
 //   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:collector
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -72,6 +75,32 @@ const summary = (runs: Measured[]) => ({
   inserted: median(runs.map((r) => r.inserted)),
   updated: median(runs.map((r) => r.updated)),
 });
+await db.end();
+await service.stop();
+
+/** Transactions a second committed on a fresh database while a service with `count` collectors (and nothing to do) runs. */
+async function idleLoad(count: number): Promise<number> {
+  const scratchDb = scratchDatabase(`milepost_bench_idle_${count}`);
+  const file = join(scratch, `idle-${count}.json`);
+  await writeFile(file, JSON.stringify(Array.from({ length: count }, (_, index) => ({ name: `idle-${index + 1}`, use: "http-json-collector", config }))));
+  const idle = createService(loadConfig({ DATABASE_URL: scratchDb.url, PORT: "0", LOG_LEVEL: "warn", MILEPOST_AUTH: "off", MILEPOST_DEMO: "off", MILEPOST_EGRESS: "127.0.0.1", MILEPOST_DATA_DIR: scratch, MILEPOST_COLLECTORS: file }));
+  await idle.start();
+  const stats = new pg.Client({ connectionString: scratchDb.url });
+  await stats.connect();
+  const commits = async () => Number((await stats.query(`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)).rows[0].xact_commit);
+  await new Promise((resolve) => setTimeout(resolve, 5000)); // past the start's own work
+  await stats.query("SELECT pg_stat_clear_snapshot()");
+  const before = await commits();
+  await new Promise((resolve) => setTimeout(resolve, 30_000));
+  await stats.query("SELECT pg_stat_clear_snapshot()");
+  const perSecond = Math.round(((await commits()) - before) / 30);
+  await stats.end();
+  await idle.stop();
+  await scratchDb.drop();
+  return perSecond;
+}
+const idle = { collectors1: await idleLoad(1), collectors50: await idleLoad(50) };
+
 const first = summary(firsts);
 const second = summary(seconds);
 console.log(
@@ -85,13 +114,12 @@ console.log(
       second,
       ratios: { requests: ratio(second.requests, first.requests), wallSeconds: ratio(second.wallSeconds, first.wallSeconds), runSeconds: ratio(second.runSeconds, first.runSeconds) },
       targets: { requests: "<= 0.10", seconds: "<= 0.15" },
+      idleTransactionsPerSecond: idle,
     },
     null,
     2,
   ),
 );
-await db.end();
-await service.stop();
 await demo.close();
 await drop();
 await rm(scratch, { recursive: true, force: true });
