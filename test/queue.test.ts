@@ -231,13 +231,14 @@ describe("queueStatus and queueItems", () => {
     expect(wild.data!.queueItems.totalCount).toBe(0); // % is a character here, not a wildcard
 
     // PostgreSQL can answer the filters from their GIN indexes instead of reading the table (counted, so no LIMIT favours another plan).
-    for (const filter of [{ payload: { domain: "example.com" } }, { search: "example" }]) {
+    for (const filter of [{ payload: { domain: "example.com" } }, { search: "example" }, { tags: ["nightly"] }, { meta: { team: "web" } }]) {
       const plan = await prisma().$transaction(async (tx) => {
         await tx.$executeRaw`SET LOCAL enable_seqscan = off`;
         const query = countQuery(filter);
         return tx.$queryRawUnsafe<{ "QUERY PLAN": string }[]>(`EXPLAIN ${query.text}`, ...query.values);
       });
-      expect(plan.map((row) => row["QUERY PLAN"]).join("\n")).toMatch(filter.payload ? /QueueItem_payload_idx/ : /QueueItem_search_idx/);
+      const index = "payload" in filter ? /QueueItem_payload_idx/ : "search" in filter ? /QueueItem_search_idx/ : "tags" in filter ? /QueueItem_tags_idx/ : /QueueItem_meta_idx/;
+      expect(plan.map((row) => row["QUERY PLAN"]).join("\n")).toMatch(index);
     }
   });
 

@@ -1,6 +1,6 @@
 import type { Job, Prisma, Status } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import { parseId } from "../engine/errors.js";
+import { parseId, parseInput } from "../engine/errors.js";
 import { redactSecrets } from "../secrets.js";
 import { cancelJob, retryJob, startJob } from "../work/jobs/commands.js";
 import { createJob } from "../work/jobs/create.js";
@@ -12,6 +12,7 @@ import type { Context } from "./context.js";
 import "./job-step.js";
 import { listen, liveState, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
+import { MAX_META_BYTES, MAX_TAGS, metaFilter, tagsFilter } from "../work/tags.js";
 
 /** Steps ended COMPLETED or FAILED, of all, in percent. */
 function progressPercentage(job: Job): number {
@@ -42,6 +43,8 @@ export const JobRef = builder.prismaObject("Job", {
       resolve: (job) => progressPercentage(job),
     }),
     createdBy: t.exposeString("createdBy", { nullable: true, description: "The name of the token that created it." }),
+    tags: t.exposeStringList("tags", { description: "What a team files the job under; not seen by the processor." }),
+    meta: t.expose("meta", { type: "JSON", nullable: true, description: "Free metadata kept with the job; not seen by the processor." }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
@@ -85,6 +88,8 @@ const CreateJobInput = builder.inputType("CreateJobInput", {
     kind: t.string({ required: true, description: "The processor each step runs through (see `processors`)." }),
     name: t.string({ required: true }),
     description: t.string(),
+    tags: t.stringList({ description: `Up to ${MAX_TAGS} tags to file the job under (letters, digits, spaces and . _ : / = + @ -); the processor does not see them.` }),
+    meta: t.field({ type: "JSON", description: `A JSON object of up to ${MAX_META_BYTES} bytes kept with the job; the processor does not see it.` }),
     steps: t.field({ type: [JobStepInput], required: true, description: "1 to 10,000 steps, run in this order." }),
     maxRetries: t.int({ defaultValue: 2, description: "Retries of a failing step (with backoff) before it is FAILED." }),
     priority: t.int({ defaultValue: 0, description: "Jobs of higher priority have their steps started first." }),
@@ -93,11 +98,29 @@ const CreateJobInput = builder.inputType("CreateJobInput", {
   }),
 });
 
-/** What `jobs` filters by; the page and its totalCount read the same. */
-const jobsWhere = (args: { status?: Status[] | null; kind?: string | null }): Prisma.JobWhereInput => ({
-  ...(args.status?.length ? { status: { in: args.status } } : {}),
-  ...(args.kind ? { kind: args.kind } : {}),
-});
+type JobsArgs = { status?: Status[] | null; kind?: string | null; tags?: string[] | null; meta?: unknown };
+
+/**
+ * What `jobs` filters by; the page and its totalCount read the same. Prisma
+ * has no JSON containment filter, so a meta filter is the ids of the jobs
+ * whose meta holds it (answered by the meta index), newest first, up to
+ * MAX_META_MATCHES.
+ */
+async function jobsWhere(args: JobsArgs): Promise<Prisma.JobWhereInput> {
+  const tags = args.tags?.length ? parseInput(tagsFilter, args.tags, ["tags"]) : null;
+  const meta = args.meta !== null && args.meta !== undefined ? parseInput(metaFilter, args.meta, ["meta"]) : null;
+  const ids = meta
+    ? (await prisma().$queryRaw<{ id: number }[]>`SELECT id FROM "Job" WHERE meta @> ${JSON.stringify(meta)}::jsonb ORDER BY id DESC LIMIT ${MAX_META_MATCHES}`).map((row) => row.id)
+    : null;
+  return {
+    ...(args.status?.length ? { status: { in: args.status } } : {}),
+    ...(args.kind ? { kind: args.kind } : {}),
+    ...(tags ? { tags: { hasEvery: tags } } : {}),
+    ...(ids ? { id: { in: ids } } : {}),
+  };
+}
+/** Jobs a meta filter matches at most (the newest): a filter, not an export. */
+const MAX_META_MATCHES = 10_000;
 
 builder.queryFields((t) => ({
   job: t.prismaField({
@@ -113,9 +136,14 @@ builder.queryFields((t) => ({
       defaultSize: 20,
       maxSize: 200,
       description: "Newest first.",
-      args: { status: t.arg({ type: [StatusEnum] }), kind: t.arg.string() },
-      totalCount: (_parent, args) => prisma().job.count({ where: jobsWhere(args) }),
-      resolve: (query, _root, args) => prisma().job.findMany({ ...query, where: jobsWhere(args), orderBy: { id: "desc" } }),
+      args: {
+        status: t.arg({ type: [StatusEnum] }),
+        kind: t.arg.string(),
+        tags: t.arg.stringList({ description: "Jobs carrying every one of these tags." }),
+        meta: t.arg({ type: "JSON", description: `Jobs whose meta holds this object (JSON containment; the newest ${MAX_META_MATCHES.toLocaleString("en")} that do).` }),
+      },
+      totalCount: async (_parent, args) => prisma().job.count({ where: await jobsWhere(args) }),
+      resolve: async (query, _root, args) => prisma().job.findMany({ ...query, where: await jobsWhere(args), orderBy: { id: "desc" } }),
     },
     { name: "JobConnection" },
     { name: "JobEdge" },

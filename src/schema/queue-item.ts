@@ -8,6 +8,7 @@ import { findItems } from "../work/queue/read.js";
 import { builder } from "./builder.js";
 import { connectionOf, forwardPage } from "./forward-page.js";
 import { StatusEnum } from "./status.js";
+import { MAX_META_BYTES, MAX_TAGS, metaFilter, tagsFilter } from "../work/tags.js";
 
 /** Seconds from start to now (running) or to the end (finished); null before it started. */
 function durationSeconds(item: QueueItem): number | null {
@@ -36,6 +37,8 @@ export const QueueItemRef = builder.prismaObject("QueueItem", {
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     durationSeconds: t.float({ nullable: true, description: "Run time so far (RUNNING) or in total (finished).", resolve: durationSeconds }),
+    tags: t.exposeStringList("tags", { description: "What a team files the item under; not seen by the processor." }),
+    meta: t.expose("meta", { type: "JSON", nullable: true, description: "Free metadata kept with the item; not seen by the processor." }),
   }),
 });
 
@@ -44,6 +47,8 @@ const EnqueueItemInput = builder.inputType("EnqueueItemInput", {
     key: t.string({ required: true }),
     label: t.string(),
     payload: t.field({ type: "JSON", required: true }),
+    tags: t.stringList({ description: `Up to ${MAX_TAGS} tags to file the item under (letters, digits, spaces and . _ : / = + @ -); the processor does not see them.` }),
+    meta: t.field({ type: "JSON", description: `A JSON object of up to ${MAX_META_BYTES} bytes kept with the item; the processor does not see it.` }),
   }),
 });
 
@@ -89,18 +94,22 @@ builder.queryFields((t) => ({
   queueItems: t.connection(
     {
       type: QueueItemRef,
-      description: 'Newest first. search matches key, label and error text; payload is a JSON containment filter, e.g. {"domain": "example.com"}; both are answered by indexes.',
+      description: 'Newest first. search matches key, label and error text; payload and meta are JSON containment filters, e.g. {"domain": "example.com"}; tags keeps items carrying all of them; each is answered by an index.',
       args: {
         queue: t.arg.string(),
         status: t.arg({ type: [StatusEnum] }),
         search: t.arg.string(),
         payload: t.arg({ type: "JSON" }),
+        tags: t.arg.stringList({ description: "Items carrying every one of these tags." }),
+        meta: t.arg({ type: "JSON", description: "Items whose meta holds this object (JSON containment)." }),
       },
       resolve: async (_root, args) => {
         const first = forwardPage(args, { default: 50, max: 500 });
         const before = args.after ? parseId(args.after, "after") : null;
         const search = args.search ? parseInput(z.string().max(200), args.search, ["search"]) : null;
-        const page = await findItems({ queue: args.queue, status: args.status, search, payload: args.payload }, first, before);
+        const tags = args.tags ? parseInput(tagsFilter, args.tags, ["tags"]) : null;
+        const meta = args.meta !== null && args.meta !== undefined ? parseInput(metaFilter, args.meta, ["meta"]) : null;
+        const page = await findItems({ queue: args.queue, status: args.status, search, payload: args.payload, tags, meta }, first, before);
         return connectionOf(page.items, (item) => String(item.id), { hasNextPage: page.hasNextPage, hasPreviousPage: before !== null, totalCount: page.totalCount });
       },
     },

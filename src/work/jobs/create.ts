@@ -5,6 +5,7 @@ import { InputError, parseInput } from "../../engine/errors.js";
 import { statusEventCtes } from "../../engine/move.js";
 import { WORK_CHANNEL } from "../../engine/wake.js";
 import { getProcessor, listProcessors } from "../../registry.js";
+import { metaInput, tagsInput } from "../tags.js";
 import { DEFAULT_MAX_RETRIES, JOB_KIND, MAX_CONCURRENCY, MAX_STEPS } from "./kind.js";
 
 const text = (max: number) => z.string().trim().min(1, "must not be empty").max(max);
@@ -13,6 +14,8 @@ export const createJobInput = z.object({
   kind: z.string().min(1).max(63),
   name: text(200),
   description: z.string().trim().max(10_000).nullish(),
+  tags: tagsInput.nullish(),
+  meta: metaInput.nullish(),
   steps: z
     .array(z.object({ name: text(500), input: z.unknown() }))
     .min(1, "a job needs at least one step")
@@ -65,8 +68,9 @@ export async function createJob(raw: unknown, createdBy: string | null): Promise
   const now = new Date();
   const [job] = await prisma().$queryRaw<(Job & { noticesSent: number })[]>`
     WITH job AS (
-      INSERT INTO "Job" (kind, name, description, status, config, concurrency, "maxRetries", priority, "totalSteps", "createdBy", "createdAt", "updatedAt", "startedAt")
-      VALUES (${input.kind}, ${input.name}, ${input.description ?? null}, ${status}::"Status", ${JSON.stringify(config)}::jsonb, ${concurrency}, ${maxRetries},
+      INSERT INTO "Job" (kind, name, description, tags, meta, status, config, concurrency, "maxRetries", priority, "totalSteps", "createdBy", "createdAt", "updatedAt", "startedAt")
+      VALUES (${input.kind}, ${input.name}, ${input.description ?? null}, ${input.tags ?? []}::text[], ${input.meta ? JSON.stringify(input.meta) : null}::jsonb,
+        ${status}::"Status", ${JSON.stringify(config)}::jsonb, ${concurrency}, ${maxRetries},
         ${input.priority ?? 0}, ${steps.length}, ${createdBy}, ${now}, ${now}, ${status === "RUNNING" ? now : null})
       RETURNING *
     ), steps AS (

@@ -5,6 +5,7 @@ import { InputError, parseInput } from "../../engine/errors.js";
 import { statusEventCtes } from "../../engine/move.js";
 import { WORK_CHANNEL } from "../../engine/wake.js";
 import { getProcessor, listProcessors } from "../../registry.js";
+import { metaInput, tagsInput } from "../tags.js";
 import { DEFAULT_MAX_ATTEMPTS, MAX_ENQUEUE, QUEUE_ITEM_KIND } from "./kind.js";
 
 export const enqueueInput = z.object({
@@ -15,6 +16,8 @@ export const enqueueInput = z.object({
         key: z.string().trim().min(1, "must not be empty").max(500),
         label: z.string().trim().max(500).nullish(),
         payload: z.unknown(),
+        tags: tagsInput.nullish(),
+        meta: metaInput.nullish(),
       }),
     )
     .min(1, "add at least one item")
@@ -71,7 +74,7 @@ export async function enqueue(raw: unknown): Promise<EnqueueResult> {
   }
   const skipped: EnqueueResult["skipped"] = [];
   const seen = new Set<string>();
-  const valid: { key: string; label: string | null; payload: unknown; ord: number }[] = [];
+  const valid: { key: string; label: string | null; payload: unknown; tags: string[]; meta: unknown; ord: number }[] = [];
   input.items.forEach((item, index) => {
     if (seen.has(item.key)) return void skipped.push({ key: item.key, reason: "ALREADY_QUEUED", message: "the same key appears earlier in this call" });
     seen.add(item.key);
@@ -82,7 +85,7 @@ export async function enqueue(raw: unknown): Promise<EnqueueResult> {
     }
     const accepted = processor.accepts?.(parsed.data) ?? true;
     if (accepted !== true) return void skipped.push({ key: item.key, reason: "INVALID", message: accepted });
-    valid.push({ key: item.key, label: item.label ?? null, payload: parsed.data, ord: index });
+    valid.push({ key: item.key, label: item.label ?? null, payload: parsed.data, tags: item.tags ?? [], meta: item.meta ?? null, ord: index });
   });
   if (valid.length === 0) return { added: [], skipped };
 
@@ -93,10 +96,10 @@ export async function enqueue(raw: unknown): Promise<EnqueueResult> {
   // Only ids come back: decoding 10,000 full rows would cost more than writing them. The rest is what was written.
   const rows = await prisma().$queryRaw<{ id: number; key: string; noticesSent: number }[]>`
     WITH incoming AS (
-      SELECT key, label, payload, ord FROM jsonb_to_recordset(${JSON.stringify(valid)}::jsonb) AS i(key text, label text, payload jsonb, ord int)
+      SELECT key, label, payload, tags, meta, ord FROM jsonb_to_recordset(${JSON.stringify(valid)}::jsonb) AS i(key text, label text, payload jsonb, tags text[], meta jsonb, ord int)
     ), added AS (
-      INSERT INTO "QueueItem" (queue, key, label, payload, priority, "maxAttempts", "runAfter", "createdAt", "updatedAt")
-      SELECT ${input.queue}, key, label, payload, ${priority}::int, ${maxAttempts}::int, ${runAfter}, ${now}, ${now}
+      INSERT INTO "QueueItem" (queue, key, label, payload, tags, meta, priority, "maxAttempts", "runAfter", "createdAt", "updatedAt")
+      SELECT ${input.queue}, key, label, payload, tags, NULLIF(meta, 'null'::jsonb), ${priority}::int, ${maxAttempts}::int, ${runAfter}, ${now}, ${now}
       FROM incoming ORDER BY ord
       ON CONFLICT (queue, key) WHERE status IN ('PENDING', 'RUNNING', 'WAITING') DO NOTHING
       RETURNING id, key, status, queue
@@ -108,7 +111,7 @@ export async function enqueue(raw: unknown): Promise<EnqueueResult> {
     const item = byKey.get(key)!;
     // prettier-ignore
     return {
-      id, queue: input.queue, key, label: item.label, payload: item.payload as QueueItem["payload"], priority, maxAttempts, runAfter,
+      id, queue: input.queue, key, label: item.label, payload: item.payload as QueueItem["payload"], tags: item.tags, meta: item.meta as QueueItem["meta"], priority, maxAttempts, runAfter,
       status: "PENDING", attempts: 0, result: null, error: null, cancelRequested: false, leaseOwner: null, leaseAt: null,
       createdAt: now, startedAt: null, completedAt: null, updatedAt: now,
     };

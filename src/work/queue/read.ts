@@ -56,6 +56,10 @@ export interface ItemFilter {
   search?: string | null;
   /** A JSON containment filter on the payload (`@>`). */
   payload?: unknown;
+  /** Items carrying every one of these tags. */
+  tags?: string[] | null;
+  /** A JSON containment filter on the metadata. */
+  meta?: unknown;
 }
 
 /** The WHERE clause of a filter; every condition is one an index of QueueItem answers. */
@@ -64,6 +68,8 @@ function itemWhere(filter: ItemFilter): Prisma.Sql {
   if (filter.queue) conditions.push(Prisma.sql`queue = ${filter.queue}`);
   if (filter.status?.length) conditions.push(Prisma.sql`status = ANY(${filter.status}::"Status"[])`);
   if (filter.payload !== undefined && filter.payload !== null) conditions.push(Prisma.sql`payload @> ${JSON.stringify(filter.payload)}::jsonb`);
+  if (filter.tags?.length) conditions.push(Prisma.sql`tags @> ${filter.tags}::text[]`);
+  if (filter.meta !== undefined && filter.meta !== null) conditions.push(Prisma.sql`meta @> ${JSON.stringify(filter.meta)}::jsonb`);
   if (filter.search) {
     const pattern = `%${filter.search.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
     conditions.push(Prisma.sql`(key || ' ' || COALESCE(label, '') || ' ' || COALESCE(error, '')) ILIKE ${pattern}`);
