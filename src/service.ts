@@ -7,7 +7,7 @@ import type { Config } from "./config.js";
 import { startEventBridge } from "./engine/event-bridge.js";
 import { createEventHub } from "./engine/event-hub.js";
 import { configureSecrets } from "./secrets.js";
-import { configureEgress, type EgressPolicy } from "./egress/policy.js";
+import { configureEgress } from "./egress/policy.js";
 import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";
@@ -25,15 +25,7 @@ import { startHeartbeat } from "./jobs/heartbeat.js";
 import { startWorkerRole } from "./jobs/workers.js";
 import { createQueues, forgetBoss } from "./engine/queues.js";
 import { createDemoUpstream } from "./demo/upstream.js";
-import { demoBackupSource } from "./sources/demo-backup.js";
-import { demoMoviesSource } from "./sources/demo-movies.js";
-import { httpTree } from "./sources/http-tree.js";
-import { httpJson } from "./sources/http-json.js";
-import { httpCheck } from "./processors/http-check.js";
-import { imageNormalize } from "./processors/image-normalize.js";
-import { clearRegistry, loadCollectors, loadPlugins, registerCollector, registerProcessor, registerSource } from "./registry.js";
-import { httpJsonCollector } from "./collectors/http-json-collector.js";
-import { demoStatsCollector } from "./collectors/demo-stats.js";
+import { defaultOrigin, egressOf, registerDefinitions } from "./setup.js";
 import { declareCollectorQueues, syncCollectors } from "./work/collectors/commands.js";
 import { logger } from "./logger.js";
 
@@ -101,7 +93,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => resolve());
   });
-  const origin = `http://${urlHost(config.HOST)}:${(server.address() as AddressInfo).port}`;
+  const origin = defaultOrigin({ ...config, PORT: (server.address() as AddressInfo).port });
   return {
     url: `${origin}${yoga.graphqlEndpoint}`,
     origin,
@@ -117,20 +109,6 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
 }
 
 /** A host as it stands in a URL (IPv6 in brackets). */
-function urlHost(host: string): string {
-  return host.includes(":") ? `[${host}]` : host;
-}
-
-/** Where work may reach: MILEPOST_EGRESS's entries, never the database, and the demo under the service's own origin. */
-function egressOf(config: Config, databaseUrl: string, origin: () => string): EgressPolicy {
-  const database = new URL(databaseUrl);
-  return {
-    entries: config.MILEPOST_EGRESS,
-    forbidden: [{ host: database.hostname || "localhost", port: Number(database.port) || 5432 }],
-    demo: () => (config.MILEPOST_DEMO === "on" ? { origin: new URL(origin()).origin, path: "/demo/" } : null),
-  };
-}
-
 /** The whole service: one process in the role its config gives. */
 export function createService(config: Config): Service {
   let database: Database | undefined;
@@ -143,7 +121,7 @@ export function createService(config: Config): Service {
   // Every running import and queue item listens for the shutdown: as many listeners as work running, not a leak.
   setMaxListeners(0, shutdown.signal);
   // A worker-only process reaches the demo of an api process on the same PORT.
-  const ownOrigin = () => api?.origin ?? `http://${urlHost(config.HOST)}:${config.PORT}`;
+  const ownOrigin = () => api?.origin ?? defaultOrigin(config);
 
   return {
     get url() {
@@ -161,17 +139,7 @@ export function createService(config: Config): Service {
       configureEgress(egressOf(config, database.url, ownOrigin));
       connectPrisma(database.url, config.PREPARED_STATEMENTS);
       prismaOpen = true;
-      clearRegistry();
-      registerSource(httpJson);
-      registerProcessor(httpCheck);
-      registerProcessor(imageNormalize({ timeMs: config.IMAGE_BUDGET_MS, memoryMb: config.IMAGE_MEMORY_MB, allowSvg: config.IMAGE_ALLOW_SVG === "on" }));
-      registerSource(httpTree);
-      registerSource(demoMoviesSource(() => `${ownOrigin()}/demo`));
-      registerSource(demoBackupSource(() => `${ownOrigin()}/demo`, config.MILEPOST_DATA_DIR));
-      registerCollector(httpJsonCollector);
-      registerCollector(demoStatsCollector(() => `${ownOrigin()}/demo`));
-      await loadPlugins(config.MILEPOST_PLUGINS, logger);
-      if (config.MILEPOST_COLLECTORS) await loadCollectors(config.MILEPOST_COLLECTORS, logger);
+      await registerDefinitions(config, ownOrigin, logger);
       declareCollectorQueues();
       boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api", scheduleCheckSeconds: config.SCHEDULE_CHECK_SECONDS }, logger);
       await createQueues(boss);
