@@ -57,8 +57,13 @@ export default async function setup(project: TestProject) {
 
   project.provide("pgServerUrl", serverUrl);
   project.provide("templateDatabase", template);
+  // What the tests start (npm start, workers, the CLI) keeps its data (the first start's admin token) here,
+  // never in the user's .data: test files are forked after this, and inherit it.
+  const scratchData = await mkdtemp(join(tmpdir(), "milepost-test-data-"));
+  process.env.MILEPOST_DATA_DIR = scratchData;
 
   return async () => {
+    await rm(scratchData, { recursive: true, force: true });
     await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
     await stopEmbedded();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
