@@ -10,6 +10,12 @@ import WebSocket from "ws";
 
 export const url = process.env.MILEPOST_URL ?? "http://127.0.0.1:4000/graphql";
 
+// An error nobody caught (a refused token, a server that cannot be reached) ends the example with one line, not a stack trace.
+process.on("uncaughtException", (error) => {
+  process.stderr.write(`\n${error.message || String(error)}\n`);
+  process.exit(1);
+});
+
 function readToken(): string {
   if (process.env.MILEPOST_TOKEN) return process.env.MILEPOST_TOKEN;
   try {
@@ -45,10 +51,12 @@ const FINAL_CLOSE_CODES = new Set([4401, 4403]);
 
 /**
  * A graphql-ws client that reconnects for as long as it takes (with
- * backoff), resubscribing its live subscriptions, and says so on stderr
- * instead of dying with the socket's error event.
+ * backoff), resubscribing its live subscriptions (with the variables they
+ * started with: `reconnected` lets a caller start them anew with newer
+ * ones), and says so on stderr instead of dying with the socket's error
+ * event. A refused token ends the process with one line.
  */
-export function live(): Client {
+export function live(options: { reconnected?: () => void } = {}): Client {
   let connectedOnce = false;
   let reconnecting = false;
   return createClient({
@@ -59,16 +67,23 @@ export function live(): Client {
     shouldRetry: (event) => !FINAL_CLOSE_CODES.has((event as { code?: number }).code ?? 0),
     on: {
       connected: () => {
-        if (reconnecting) process.stderr.write(`\nreconnected to ${url}\n`);
+        const again = reconnecting;
         connectedOnce = true;
         reconnecting = false;
+        if (!again) return;
+        process.stderr.write(`\nreconnected to ${url}\n`);
+        options.reconnected?.();
       },
       closed: (event) => {
         const code = (event as { code?: number }).code ?? 0;
         if (code === NORMAL_CLOSURE) return; // this client closed it: its last subscription ended, or it was disposed
-        if (FINAL_CLOSE_CODES.has(code)) process.stderr.write(`\nthe server refused the token (${code}): check MILEPOST_TOKEN\n`);
-        else if (!reconnecting) process.stderr.write(`\n${connectedOnce ? "connection lost" : `cannot reach ${url}`}; reconnecting…\n`);
-        reconnecting = !FINAL_CLOSE_CODES.has(code);
+        if (FINAL_CLOSE_CODES.has(code)) {
+          // Trying again cannot help: say why once, and stop.
+          process.stderr.write(`\nthe server refused the token (${code}): check MILEPOST_TOKEN\n`);
+          process.exit(1);
+        }
+        if (!reconnecting) process.stderr.write(`\n${connectedOnce ? "connection lost" : `cannot reach ${url}`}; reconnecting…\n`);
+        reconnecting = true;
       },
     },
   });

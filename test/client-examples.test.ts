@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startDemoServer } from "../src/demo/upstream.js";
 import { cloneDatabase } from "./helpers/database.js";
@@ -41,32 +42,68 @@ async function freePort(): Promise<number> {
   });
 }
 
-it("watch-events says it is reconnecting when the server restarts, and goes on without repeating itself", async () => {
+it("watch-events, started without a bookmark, shows after a restart of the api what happened while it was down, and nothing twice", async () => {
+  const demo = await startDemoServer({ items: 200, pageSize: 20, faults: { latencyMs: 150 } });
   const token = newSecret();
   const port = String(await freePort());
   const env = { DATABASE_URL: database.url, MILEPOST_ADMIN_TOKEN: token, PORT: port };
-  const startImport = (url: string) =>
-    postGraphQL(url, { query: `mutation { startImport(input: { source: "demo-movies", config: {}, maxPages: 1, resumeExisting: false }) { id } }` }, token);
+  const startImport = (url: string, pages: number) =>
+    postGraphQL<{ startImport: { id: string } }>(url, { query: `mutation { startImport(input: { source: "demo-movies", config: { baseUrl: "${demo.url}" }, maxPages: ${pages}, resumeExisting: false }) { id } }` }, token);
 
-  let server = await spawnService(env);
-  const watcher = await spawnScript("client-examples/watch-events.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token, WATCH_EVENTS_BOOKMARK: join(scratch, "bookmark") }, null);
+  let api = await spawnService({ ...env, MILEPOST_ROLE: "api" });
+  const worker = await spawnService({ ...env, MILEPOST_ROLE: "worker" });
+  const watcher = await spawnScript("client-examples/watch-events.ts", { MILEPOST_URL: api.url!, MILEPOST_TOKEN: token, WATCH_EVENTS_BOOKMARK: join(scratch, "no-bookmark-yet") }, null);
   await new Promise((resolve) => setTimeout(resolve, 1500)); // connected and subscribed
-  await startImport(server.url!);
-  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toMatch(/IMPORT 1 STATUS RUNNING → COMPLETED/);
+  const first = (await startImport(api.url!, 1)).data!.startImport.id;
+  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toMatch(new RegExp(`IMPORT ${first} STATUS RUNNING → COMPLETED`));
 
-  expect((await server.stop()).code).toBe(0);
+  // An import the worker runs to its end while the api is down: its events are stored, and must be shown after.
+  const second = (await startImport(api.url!, 8)).data!.startImport.id;
+  expect((await api.stop()).code).toBe(0);
   await expect.poll(() => watcher.output(), { timeout: 15_000 }).toContain("reconnecting…");
-  server = await spawnService(env);
+  const db = new pg.Client({ connectionString: database.url });
+  await db.connect();
+  await expect.poll(async () => (await db.query(`SELECT status FROM "Import" WHERE id = $1`, [second])).rows[0].status, { timeout: 15_000 }).toBe("COMPLETED");
+  await db.end();
+  api = await spawnService({ ...env, MILEPOST_ROLE: "api" });
   await expect.poll(() => watcher.output(), { timeout: 20_000 }).toContain("reconnected");
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  await startImport(server.url!);
-  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toMatch(/IMPORT 2 STATUS RUNNING → COMPLETED/);
+  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toMatch(new RegExp(`IMPORT ${second} STATUS RUNNING → COMPLETED`));
+  const third = (await startImport(api.url!, 1)).data!.startImport.id;
+  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toMatch(new RegExp(`IMPORT ${third} STATUS RUNNING → COMPLETED`));
 
   expect(watcher.child.exitCode).toBeNull();
   expect(watcher.output()).not.toMatch(/ErrorEvent|CloseEvent|\n\s+at /);
-  expect(watcher.output().match(/IMPORT 1 STATUS RUNNING → COMPLETED/g)).toHaveLength(1);
+  for (const id of [first, second, third]) expect(watcher.output().match(new RegExp(`IMPORT ${id} STATUS RUNNING → COMPLETED`, "g"))).toHaveLength(1);
   await watcher.stop("SIGINT");
+  await Promise.all([api.stop(), worker.stop()]);
+  await demo.close();
+}, 90_000);
+
+it("watch-events for one subject shows its history first, keeps a bookmark of its own, and stops at once on a refused token", async () => {
+  const token = newSecret();
+  const server = await spawnService({ DATABASE_URL: database.url, MILEPOST_ADMIN_TOKEN: token, PORT: String(await freePort()) });
+  const started = await postGraphQL<{ startImport: { id: string } }>(server.url!, { query: `mutation { startImport(input: { source: "demo-movies", config: {}, maxPages: 1, resumeExisting: false }) { id } }` }, token);
+  const id = started.data!.startImport.id;
+  await expect.poll(async () => (await postGraphQL<{ import: { status: string } }>(server.url!, { query: `{ import(id: ${id}) { status } }` }, token)).data!.import.status, { timeout: 15_000 }).toBe("COMPLETED");
+  const cwd = await mkdtemp(join(tmpdir(), "milepost-watch-"));
+  // A finished import: its history, then it waits.
+  const watcher = await spawnScript("client-examples/watch-events.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: token, WATCH_EVENTS_BOOKMARK: join(cwd, "import") }, null, 30_000, ["IMPORT", id]);
+  await expect.poll(() => watcher.output(), { timeout: 15_000 }).toMatch(new RegExp(`IMPORT ${id} STATUS — → PENDING \\(created\\)[\\s\\S]*IMPORT ${id} STATUS RUNNING → COMPLETED`));
+  await watcher.stop("SIGINT");
+  const bookmark = await readFile(join(cwd, "import"), "utf8");
+  expect(Number(bookmark)).toBeGreaterThan(0);
+
+  const refused = await spawnScript("client-examples/watch-events.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: "mp_not_a_token_at_all_000000000000", WATCH_EVENTS_BOOKMARK: join(cwd, "refused") }, null);
+  const exit = await exitedWithin(refused, 15_000, server);
+  expect(exit.code).toBe(1);
+  expect(refused.output().trim().split("\n").filter(Boolean)).toHaveLength(1);
+  const progress = await spawnScript("client-examples/import-progress.ts", { MILEPOST_URL: server.url!, MILEPOST_TOKEN: "mp_not_a_token_at_all_000000000000" }, null);
+  const progressExit = await exitedWithin(progress, 15_000, server);
+  expect(progressExit.code).toBe(1);
+  expect(progress.output()).toMatch(/UNAUTHENTICATED/);
+  expect(progress.output()).not.toMatch(/\n\s+at /);
   await server.stop();
+  await rm(cwd, { recursive: true, force: true });
 }, 90_000);
 
 it("enqueue-batch adds 500 items in batches of 100 and watches the queue drain", async () => {
