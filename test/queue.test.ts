@@ -339,3 +339,28 @@ describe("built-in processors", () => {
     expect(at(512, 2)).toEqual([255, 255, 255]); // …with white above and below
   }, 30_000);
 });
+
+describe("retryFailedItems", () => {
+  it("runs every FAILED item of a queue again, once per key, and none whose key is queued again meanwhile", async () => {
+    const enqueue = (items: unknown[]) => server.gql(`mutation($items: [EnqueueItemInput!]!) { enqueue(input: { queue: "echo", items: $items, maxAttempts: 1 }) { added { id } } }`, { items });
+    await enqueue([
+      { key: "rf-1", payload: { n: 1, permanent: true } },
+      { key: "rf-2", payload: { n: 2, permanent: true } },
+    ]);
+    const failed = () => prisma().queueItem.findMany({ where: { key: { startsWith: "rf-" }, status: "FAILED" } });
+    await expect.poll(async () => (await failed()).length, { timeout: 10_000 }).toBe(2);
+    // rf-2 fails again as a second row; and rf-1 is queued anew meanwhile (its retry would be a twin).
+    await enqueue([{ key: "rf-2", payload: { n: 2, permanent: true } }]);
+    await expect.poll(async () => (await failed()).length, { timeout: 10_000 }).toBe(3);
+    await enqueue([{ key: "rf-1", payload: { n: 1, sleepMs: 3000 } }]);
+    const retried = await server.gql<{ retryFailedItems: number }>(`mutation { retryFailedItems(queue: "echo") }`);
+    expect(retried.data!.retryFailedItems).toBe(1); // rf-2's newest
+    const rows = await prisma().queueItem.findMany({ where: { key: { startsWith: "rf-" } }, orderBy: { id: "asc" } });
+    const retriedIds = (await prisma().event.findMany({ where: { subjectKind: "QUEUE_ITEM", subjectId: { in: rows.map((row) => row.id) }, kind: "STATUS" } }))
+      .filter((event) => (event.payload as { reason: string }).reason.startsWith("retried on request (with every failed item"))
+      .map((event) => event.subjectId);
+    expect(retriedIds).toEqual([rows.filter((row) => row.key === "rf-2").at(-1)!.id]);
+    const unknown = await server.gql(`mutation { retryFailedItems(queue: "nope") }`);
+    expect(unknown.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+  });
+});

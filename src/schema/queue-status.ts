@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseInput } from "../engine/errors.js";
-import { cleanQueue, setQueuePaused } from "../work/queue/commands.js";
+import { cleanQueue, retryFailedItems, setQueuePaused } from "../work/queue/commands.js";
 import { QUEUE_ITEM_KIND } from "../work/queue/kind.js";
 import { queueStatus, type QueueStatus } from "../work/queue/read.js";
 import { requireRole } from "./authorize.js";
@@ -59,6 +59,11 @@ builder.mutationFields((t) => ({
       await setQueuePaused(queue, true);
       return queueStatus(queue);
     },
+  }),
+  retryFailedItems: t.int({
+    description: "Every FAILED item of the queue runs again (the newest of each key not queued again meanwhile; up to 10,000 a call, so call again while it answers 10,000); returns how many.",
+    args: { queue: t.arg.string({ required: true }) },
+    resolve: (_root, args) => retryFailedItems(parseInput(queueName, args.queue, ["queue"])),
   }),
   resumeQueue: t.field({
     type: QueueStatusRef,

@@ -90,6 +90,8 @@ export interface CheckpointedKind<Row extends CheckpointedRow, Unit, P = unknown
   /** The pg-boss queue whose jobs run it, and what a job of a row carries. */
   queue: Queue<P>;
   payload(id: number): P;
+  /** How often an idle worker asks its queue for a job (0.5 s by default): a kind whose rows are rare may ask less. */
+  pollSeconds?: number;
   idOf(payload: P): number;
   /** What the sweep does with a row whose worker stopped renewing its lease. */
   lost: { to: "PENDING" | "FAILED"; reason: string };

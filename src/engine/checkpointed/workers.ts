@@ -75,6 +75,6 @@ export async function startCheckpointedWorkers<Row extends CheckpointedRow, Unit
       }
       break;
     }
-  });
+  }, { pollSeconds: kind.pollSeconds });
   return { recovery: checkpointedRecovery(some), stop: () => listener.stop() };
 }

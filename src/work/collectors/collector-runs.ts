@@ -138,6 +138,9 @@ export const collectorRuns: CheckpointedKind<CollectorRun, CollectorUnit, { runI
   queue: collectorRunQueue,
   payload: (id) => ({ runId: id }),
   idOf: (payload) => payload.runId,
+  // Runs are rare (a click, a schedule) and started with a wake-up in the process that creates them; another
+  // process's idle workers need not ask four times a second each.
+  pollSeconds: 2,
   lost: { to: "FAILED", reason: "worker lost" },
   crash: "fail",
   failed: (reason) => Prisma.sql`error = ${storableText(redactText(reason), 2000)}`,

@@ -3,7 +3,7 @@ import { prisma } from "../../db/client.js";
 import { ConflictError, NotFoundError } from "../../engine/errors.js";
 import { recordEvent } from "../../engine/events.js";
 import { lockRow } from "../../engine/lease.js";
-import { transition } from "../../engine/move.js";
+import { moveWork, transition } from "../../engine/move.js";
 import { IllegalTransitionError } from "../../engine/status.js";
 import { isUniqueViolation } from "../../db/sql-state.js";
 import { DB_NOW } from "../../engine/clock.js";
@@ -86,5 +86,35 @@ export async function setQueuePaused(queue: string, paused: boolean): Promise<vo
   await prisma().$transaction(async (tx) => {
     await tx.queueSetting.upsert({ where: { queue }, create: { queue, paused }, update: { paused, updatedAt: new Date() } });
     if (!paused) await notifyWork(tx, { queue });
+  });
+}
+
+/** Items one retryFailedItems call moves at most: a large backlog is retried in several calls, each short. */
+export const RETRY_FAILED_BATCH = 10_000;
+
+/**
+ * Every FAILED item of a queue runs again, as retryQueueItem would run it:
+ * the newest of each key, and none whose key is queued again meanwhile,
+ * up to RETRY_FAILED_BATCH in one statement. Returns how many.
+ */
+export async function retryFailedItems(queue: string): Promise<number> {
+  if (!getProcessor(queue)) throw new NotFoundError("Queue", queue);
+  return prisma().$transaction(async (tx) => {
+    const moved = await moveWork<QueueItem>(tx, QUEUE_ITEM_KIND, {
+      picked: Prisma.sql`
+        SELECT id, status FROM "QueueItem" WHERE id IN (
+          SELECT DISTINCT ON (key) id FROM "QueueItem" failed
+          WHERE queue = ${queue} AND status = 'FAILED'
+            AND NOT EXISTS (SELECT 1 FROM "QueueItem" active WHERE active.queue = failed.queue AND active.key = failed.key AND active.status IN ('PENDING', 'RUNNING', 'WAITING'))
+          ORDER BY key, id DESC
+        ) AND status = 'FAILED'
+        ORDER BY id LIMIT ${RETRY_FAILED_BATCH} FOR UPDATE SKIP LOCKED`,
+      to: "PENDING",
+      reason: "retried on request (with every failed item of its queue)",
+      set: Prisma.sql`attempts = 0, "runAfter" = ${DB_NOW}, result = NULL, error = NULL`,
+      restart: true,
+    });
+    if (moved.length > 0) await notifyWork(tx, { queue });
+    return moved.length;
   });
 }
