@@ -18,6 +18,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Child processes (npm start, workers) inherit these: tests' upstreams listen on loopback, which work may reach only when allowed.
-    env: { LOG_LEVEL: "silent", MILEPOST_EGRESS: "127.0.0.1" },
+    // The built-in demo answers at once in tests (its defaults pace it for people watching it).
+    env: { LOG_LEVEL: "silent", MILEPOST_EGRESS: "127.0.0.1", DEMO_LATENCY_MS: "0", DEMO_RATE_LIMIT_EVERY: "0" },
   },
 });

@@ -63,6 +63,8 @@ export const configSchema = z.object({
     .describe("Seeds an ADMIN token with this secret. Unset and no token exists: one is generated and saved to `.data/admin-token`."),
   MILEPOST_CORS_ORIGINS: commaList((origin): string | Refused => (URL.canParse(origin) && new URL(origin).origin === origin ? origin : new Refused(`"${origin}" is not an origin (scheme://host[:port], no path), e.g. https://dashboard.example`))).describe("Comma-separated origins (e.g. `https://dashboard.example`) whose pages may call the API from a browser (CORS). None by default: only pages the service serves itself."),
   MILEPOST_DEMO: onOff("on").describe("`on` serves the demo upstream API under `/demo/` (the `demo-movies` source reads it)."),
+  DEMO_LATENCY_MS: int(100, 0, 10_000).describe("How long the demo upstream takes to answer, as a remote API would: the demo import (500 pages) takes about a minute to watch. 0 answers at once."),
+  DEMO_RATE_LIMIT_EVERY: int(300, 0, 1_000_000).describe("Every this many requests the demo upstream answers 429 with `Retry-After: 8`, so the demo shows a rate-limit wait (WAITING, then resumed by itself); 0 never."),
   MILEPOST_DATA_DIR: z.string().min(1).default(".data").describe("Where the embedded PostgreSQL and the generated admin token are kept."),
   EMBEDDED_PG_PORT: int(54329, 1, 65535).describe("Port of the embedded PostgreSQL (used only without DATABASE_URL)."),
   PREPARED_STATEMENTS: int(100, 0, 10_000).describe(

@@ -14,6 +14,7 @@ import { readCappedBody, refuseTooLarge } from "./http/body.js";
 import { answerProbe } from "./http/probes.js";
 import { serveFile } from "./http/files.js";
 import { serveGraphiQL, wantsGraphiQL } from "./http/graphiql.js";
+import { serveDashboard } from "./http/dashboard.js";
 import { cutSlowReaders } from "./http/slow-readers.js";
 import { originRefusal, refuse } from "./http/origins.js";
 import { assertPortFree } from "./http/port.js";
@@ -52,6 +53,9 @@ interface Api {
   closeBridge(): Promise<void>;
 }
 
+/** The demo's rate limit lasts longer than the HTTP client waits in line (5 s): the import shows WAITING. */
+const DEMO_RETRY_AFTER_SECONDS = 8;
+
 async function startApi(config: Config, databaseUrl: string): Promise<Api> {
   const authOff = config.MILEPOST_AUTH === "off";
   if (authOff) {
@@ -68,7 +72,10 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
   const bridge = await startEventBridge(databaseUrl, events, logger, recheckTokens);
   const origins = { authOff, corsOrigins: config.MILEPOST_CORS_ORIGINS };
   const yoga = createGraphQLServer({ authOff, events, corsOrigins: config.MILEPOST_CORS_ORIGINS, defaults: { checkpointEvery: config.CHECKPOINT_EVERY } });
-  const demo = config.MILEPOST_DEMO === "on" ? createDemoUpstream() : undefined;
+  const demo =
+    config.MILEPOST_DEMO === "on"
+      ? createDemoUpstream({ faults: { latencyMs: config.DEMO_LATENCY_MS, rateLimitEvery: config.DEMO_RATE_LIMIT_EVERY, retryAfterSeconds: DEMO_RETRY_AFTER_SECONDS } })
+      : undefined;
   const server: Server = createHttpServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     const refusal = originRefusal(request, origins);
@@ -77,6 +84,7 @@ async function startApi(config: Config, databaseUrl: string): Promise<Api> {
     if (answerProbe(path, request.method, response)) return;
     if (serveFile(request, response, path, authOff)) return;
     if (wantsGraphiQL(request, path)) return serveGraphiQL(request, response);
+    if (serveDashboard(request, response, path)) return;
     if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return void yoga(request, response);
     // The body is read here, capped, so a chunked upload cannot make Yoga buffer more than the limit.
     readCappedBody(request).then(

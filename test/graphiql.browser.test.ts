@@ -10,6 +10,7 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
 const CHROMIUM = "/usr/bin/chromium";
 
 // GraphiQL in a real browser: kept in the suite wherever Debian's Chromium is installed.
+if (!existsSync(CHROMIUM)) console.warn(`GraphiQL's browser tests are skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does where it can)`);
 describe.skipIf(!existsSync(CHROMIUM))("GraphiQL in Chromium", () => {
   let server: TestServer;
   let browser: Browser;

@@ -63,6 +63,8 @@ export async function startTestServer(env: Record<string, string> = {}, database
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
       // Tests' upstreams listen on loopback, which work may reach only when allowed.
       MILEPOST_EGRESS: "127.0.0.1",
+      DEMO_LATENCY_MS: "0",
+      DEMO_RATE_LIMIT_EVERY: "0",
       ...env,
     }),
   );
