@@ -4,13 +4,13 @@
 // results, and prints a summary table and the failures. Ctrl+C offers to
 // cancel the job (or leave it running on the server).
 //
-//   npx tsx client-examples/check-domains.ts domains.txt
-//   CHECK_CONCURRENCY=16 npx tsx client-examples/check-domains.ts domains.txt
+//   npx tsx client-examples/check-domains.ts client-examples/domains.txt
+//   CHECK_CONCURRENCY=16 npx tsx client-examples/check-domains.ts my-domains.txt
 //
 // MILEPOST_URL and MILEPOST_TOKEN: see milepost.ts.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
-import { gql, live } from "./milepost.js";
+import { gql, live, width } from "./milepost.js";
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const file = process.argv[2];
@@ -60,11 +60,11 @@ const describe = (step: Step) => (step.status === "FAILED" ? `FAILED ${step.erro
 
 let lastDrawn = 0;
 function draw(job: Job): void {
-  const width = 30;
-  const filled = Math.round((job.progressPercentage / 100) * width);
-  const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${job.progressPercentage.toFixed(0).padStart(3)}%  ${job.completedSteps} ok, ${job.failedSteps} failed of ${job.totalSteps}`;
+  const barWidth = 30;
+  const filled = Math.round((job.progressPercentage / 100) * barWidth);
+  const bar = `[${"#".repeat(filled)}${".".repeat(barWidth - filled)}] ${job.progressPercentage.toFixed(0).padStart(3)}%  ${job.completedSteps} ok, ${job.failedSteps} failed of ${job.totalSteps}`;
   // The bar and below it the last results (the highest-numbered ended steps), redrawn in place.
-  const recent = job.steps.edges.map((edge) => printable(`  ${edge.node.name.padEnd(40).slice(0, 40)} ${describe(edge.node)}`).slice(0, 120));
+  const recent = job.steps.edges.map((edge) => printable(`  ${edge.node.name.padEnd(40).slice(0, 40)} ${describe(edge.node)}`).slice(0, width() - 1));
   if (lastDrawn) process.stdout.write(`\x1b[${lastDrawn}F\x1b[J`);
   process.stdout.write([bar, ...recent].join("\n") + "\n");
   lastDrawn = 1 + recent.length;

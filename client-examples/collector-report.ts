@@ -7,7 +7,7 @@
 //
 // MILEPOST_URL and MILEPOST_TOKEN: see milepost.ts. Exits 0 when the run
 // COMPLETED, 1 otherwise.
-import { gql, live } from "./milepost.js";
+import { gql, live, redraw } from "./milepost.js";
 
 const name = process.env.COLLECTOR ?? "demo-stats";
 const fullRefresh = process.env.FULL_REFRESH === "1";
@@ -76,8 +76,7 @@ if (!ENDED.includes(run.status)) {
     }
     run = result.data!.collectorRunUpdated;
     const line = `${run.status.padEnd(9)} processed / new / updated ${counts(run)}  ${seconds(run.durationSeconds)}  ${windowOf(run)}`;
-    // On a terminal the line is redrawn in place, cut to its width; piped, each state is a line of its own.
-    process.stdout.write(process.stdout.isTTY ? `\r${line.slice(0, process.stdout.columns - 1)}\x1b[K` : `${line}\n`);
+    redraw(line);
     if (ENDED.includes(run.status)) break;
   }
   await client.dispose();

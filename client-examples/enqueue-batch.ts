@@ -6,7 +6,7 @@
 //   npx tsx client-examples/enqueue-batch.ts
 //
 // MILEPOST_URL and MILEPOST_TOKEN: see milepost.ts.
-import { gql, live, url } from "./milepost.js";
+import { gql, live, redraw, url } from "./milepost.js";
 
 const queue = process.env.ENQUEUE_QUEUE ?? "http-check";
 const count = Number(process.env.ENQUEUE_COUNT ?? 500);
@@ -36,7 +36,7 @@ console.log(`${added} items added to "${queue}", ${skipped} skipped; watching th
 function draw(status: Status): void {
   const cells = [status.pending, status.running, status.waiting, status.completed, status.failed, status.cancelled, status.total].map((value) => String(value).padStart(9));
   const running = status.current.slice(0, 3).map((item) => `${item.key} ${(item.durationSeconds ?? 0).toFixed(1)}s`).join(", ");
-  process.stdout.write(`\r${cells.join(" ")}  ${status.paused ? "PAUSED " : ""}${running}`.padEnd(140));
+  redraw(`${cells.join(" ")}  ${status.paused ? "PAUSED " : ""}${running}`);
 }
 
 const client = live();

@@ -7,7 +7,7 @@
 // By default it imports the built-in demo catalogue; IMPORT_SOURCE and
 // IMPORT_CONFIG (JSON) choose another source. MILEPOST_URL and MILEPOST_TOKEN:
 // see milepost.ts. If the server restarts, it reconnects and carries on.
-import { gql, live } from "./milepost.js";
+import { gql, live, redraw } from "./milepost.js";
 
 const source = process.env.IMPORT_SOURCE ?? "demo-movies";
 const config = JSON.parse(process.env.IMPORT_CONFIG ?? "{}") as unknown;
@@ -20,13 +20,14 @@ type View = {
   progress: number | null;
   itemsNew: number;
   itemsUpdated: number;
+  itemsUnchanged: number;
   errorCount: number;
   itemsPerSecond: number | null;
   estimatedCompletionAt: string | null;
   resumeAt: string | null;
   lastError: string | null;
 };
-const FIELDS = "id status pagesDone totalPages progress itemsNew itemsUpdated errorCount itemsPerSecond estimatedCompletionAt resumeAt lastError";
+const FIELDS = "id status pagesDone totalPages progress itemsNew itemsUpdated itemsUnchanged errorCount itemsPerSecond estimatedCompletionAt resumeAt lastError";
 
 const { startImport } = await gql<{ startImport: View }>(
   `mutation($input: StartImportInput!) { startImport(input: $input) { ${FIELDS} } }`,
@@ -42,9 +43,7 @@ function draw(view: View): void {
   const eta = view.estimatedCompletionAt ? `ETA ${Math.max(0, Math.round((Date.parse(view.estimatedCompletionAt) - Date.now()) / 1000))} s` : "ETA —";
   const rate = view.itemsPerSecond ? `${Math.round(view.itemsPerSecond)} items/s` : "";
   const waiting = view.status === "WAITING" && view.resumeAt ? ` until ${view.resumeAt}` : "";
-  process.stdout.write(
-    `\r${bar} ${view.pagesDone}/${view.totalPages ?? "?"} pages  new ${view.itemsNew}  updated ${view.itemsUpdated}  errors ${view.errorCount}  ${rate}  ${eta}  ${view.status}${waiting}   `,
-  );
+  redraw(`${bar} ${view.pagesDone}/${view.totalPages ?? "?"} pages  new ${view.itemsNew}  updated ${view.itemsUpdated}  unchanged ${view.itemsUnchanged}  errors ${view.errorCount}  ${rate}  ${eta}  ${view.status}${waiting}`);
 }
 
 const client = live();

@@ -88,3 +88,15 @@ export function live(options: { reconnected?: () => void } = {}): Client {
     },
   });
 }
+
+/** The terminal's width, or 120 when the output is not a terminal. */
+export const width = () => process.stdout.columns || 120;
+
+/**
+ * Redraws a status line in place on a terminal, cut to its width (a line
+ * longer than the terminal would wrap and break the redraw); piped, each
+ * state is a line of its own.
+ */
+export function redraw(line: string): void {
+  process.stdout.write(process.stdout.isTTY ? `\r${line.slice(0, width() - 1)}\x1b[K` : `${line}\n`);
+}
