@@ -106,6 +106,10 @@ export const configSchema = z.object({
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info")
     .describe("pino log level."),
+  LOG_FORMAT: z
+    .enum(["auto", "json", "pretty"])
+    .default("auto")
+    .describe("`auto`: one readable line per event when stdout is a terminal (a start, a wait, an end of every import, job and collector run), JSON lines otherwise; `json` or `pretty` always."),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -41,4 +41,7 @@ try {
   await service.stop();
   process.exit(1);
 }
-if (service.url) process.stdout.write(`\n  Milepost is running: ${service.url} (GraphiQL in a browser, graphql-ws on the same URL)\n\n`);
+if (service.url) {
+  const dashboard = new URL("/", service.url).href;
+  process.stdout.write(`\n  Milepost is running. Dashboard: ${dashboard}\n  GraphQL: ${service.url} (GraphiQL in a browser, graphql-ws on the same URL)\n\n`);
+}

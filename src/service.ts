@@ -28,7 +28,7 @@ import { createQueues, forgetBoss } from "./engine/queues.js";
 import { createDemoUpstream } from "./demo/upstream.js";
 import { defaultOrigin, egressOf, registerDefinitions } from "./setup.js";
 import { declareCollectorQueues, syncCollectors } from "./work/collectors/commands.js";
-import { logger } from "./logger.js";
+import { configureLogFormat, logger } from "./logger.js";
 
 export interface Service {
   /** Opens the database, starts pg-boss and, for the api role, listens. */
@@ -140,6 +140,7 @@ export function createService(config: Config): Service {
     },
     async start() {
       logger.level = config.LOG_LEVEL;
+      configureLogFormat(config.LOG_FORMAT);
       configureSecrets(config.MILEPOST_SECRETS);
       if (config.MILEPOST_ROLE !== "worker") await assertPortFree(config.HOST, config.PORT);
       database = await openDatabase(config, logger);

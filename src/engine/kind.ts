@@ -23,6 +23,8 @@ export interface WorkKind {
    * migration adds a column (src/db/prepared-statements.ts).
    */
   columns: readonly string[];
+  /** Rows come by the thousand (queue items, job steps): their moves are logged at debug, not info. */
+  many?: boolean;
 }
 
 /** The table, quoted for a statement. */

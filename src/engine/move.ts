@@ -6,6 +6,7 @@ import { EVENTS_CHANNEL, MAX_NOTIFY_BYTES, type Db } from "./events.js";
 import { column, columnsOf, tableOf, type WorkKind } from "./kind.js";
 import { canTransition, IllegalTransitionError, legalMove } from "./status.js";
 import { redactText } from "../secrets.js";
+import { logger } from "../logger.js";
 
 /**
  * STATUS events per NOTIFY of a batch. A batch notice carries what the
@@ -142,20 +143,37 @@ export function moveStatement(kind: WorkKind, move: Move): Prisma.Sql {
       FROM picked WHERE t.id = picked.id AND ${legalMove(Prisma.sql`t.status`, to)}
       RETURNING ${columnsOf(kind, "t")}, picked.status AS "fromStatus", ${reason} AS "moveReason"
     ), ${statusEventCtes(kind, "moved", Prisma.sql`moved."fromStatus"`, Prisma.sql`moved."moveReason"`)}${move.after ? Prisma.sql`, ${move.after}` : Prisma.empty}
-    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", NULL::text AS "refusedTo" FROM moved
+    SELECT ${columnsOf(kind, "moved")}, moved."fromStatus", NULL::text AS "refusedTo", moved."moveReason" FROM moved
     -- A condition on the notices alone is a one-time filter, checked before any row: they go out even when no row comes back.
     WHERE (SELECT count(*) FROM notices) >= 0${move.returning ? Prisma.sql` AND (${move.returning})` : Prisma.empty}${
       move.onRefused === "skip"
         ? Prisma.empty
         : Prisma.sql`
     UNION ALL
-    SELECT ${columnsOf(kind, "t")}, t.status, (${to}) FROM picked JOIN ${table} t ON t.id = picked.id
+    SELECT ${columnsOf(kind, "t")}, t.status, (${to}), NULL::text FROM picked JOIN ${table} t ON t.id = picked.id
     WHERE NOT EXISTS (SELECT 1 FROM moved WHERE moved.id = picked.id)`
     }`;
 }
 
-/** A row as a move returns it: as it is now, with the status it had (refused rows: with the target they were refused). */
-export type Moved<Row> = Row & { fromStatus: Status; refusedTo: Status | null };
+/** A row as a move returns it: as it is now, with the status it had (refused rows: with the target they were refused), and why it moved. */
+export type Moved<Row> = Row & { fromStatus: Status; refusedTo: Status | null; moveReason: string | null };
+
+/**
+ * One log line per piece of work that starts, waits, stops or ends, where
+ * it happens (a terminal shows them as they come): at info, or at debug for
+ * kinds whose rows come by the thousand (queue items, job steps). Written
+ * when the statement answered, so a move rolled back with its transaction
+ * may have been logged: the events, not the log, are the record.
+ */
+function logMoves(kind: WorkKind, rows: { id: number; status: Status; fromStatus: Status; refusedTo: Status | null; moveReason: string | null }[]): void {
+  const level = kind.many ? "debug" : "info";
+  if (!logger.isLevelEnabled(level)) return;
+  const noun = kind.subject.toLowerCase().replace("_", " ");
+  for (const row of rows) {
+    if (row.refusedTo !== null) continue;
+    logger[level]({ move: { kind: kind.subject, id: row.id, from: row.fromStatus, to: row.status } }, `${noun} ${row.id}: ${row.fromStatus} → ${row.status}${row.moveReason ? ` (${row.moveReason})` : ""}`);
+  }
+}
 
 /**
  * Runs a move; the moved rows (or those `returning` keeps) as they are now,
@@ -163,7 +181,8 @@ export type Moved<Row> = Row & { fromStatus: Status; refusedTo: Status | null };
  * IllegalTransitionError unless the move says "skip".
  */
 export async function moveWork<Row>(db: Db, kind: WorkKind, move: Move): Promise<Moved<Row>[]> {
-  const rows = await db.$queryRaw<Moved<Row & { id: number }>[]>(moveStatement(kind, move));
+  const rows = await db.$queryRaw<Moved<Row & { id: number; status: Status }>[]>(moveStatement(kind, move));
+  logMoves(kind, rows);
   if (move.onRefused === "skip") return rows;
   const refused = rows.find((row) => row.refusedTo !== null);
   if (refused) throw new IllegalTransitionError(kind.subject, refused.id, (refused as unknown as { status: Status }).status, refused.refusedTo!);
@@ -202,6 +221,6 @@ export async function transition<Row>(db: Db, kind: WorkKind, change: Transition
     restart: change.restart,
   });
   if (!moved) throw new ConflictError(`${kind.subject} ${id} is no longer ${from}; nothing was changed`);
-  const { fromStatus: _from, refusedTo: _refused, ...row } = moved;
+  const { fromStatus: _from, refusedTo: _refused, moveReason: _reason, ...row } = moved;
   return row as Row;
 }

@@ -31,7 +31,7 @@ export async function claimRun<Row extends CheckpointedRow>(kind: CheckpointedKi
     set: Prisma.sql`"resumeAt" = NULL${kind.claimSet ? Prisma.sql`, ${kind.claimSet}` : Prisma.empty}`,
   });
   if (claimed) {
-    const { fromStatus: _from, refusedTo: _refused, ...row } = claimed;
+    const { fromStatus: _from, refusedTo: _refused, moveReason: _reason, ...row } = claimed;
     return row as unknown as Row;
   }
   const [mine] = await prisma().$queryRaw<Row[]>`

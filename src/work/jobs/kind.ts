@@ -14,6 +14,7 @@ export const JOB_STEP_KIND = {
   flags: ["cancelRequested"],
   scope: "jobId",
   columns: Object.values(Prisma.JobStepScalarFieldEnum),
+  many: true,
 } as const satisfies WorkKind;
 
 export const MAX_STEPS = 10_000;

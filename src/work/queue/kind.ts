@@ -12,6 +12,7 @@ export const QUEUE_ITEM_KIND = {
   flags: ["cancelRequested"],
   scope: "queue",
   columns: Object.values(Prisma.QueueItemScalarFieldEnum),
+  many: true,
 } as const satisfies WorkKind;
 
 /** At most this many items in one enqueue call. */
