@@ -4,15 +4,19 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { schema } from "../src/schema/index.js";
 import { postGraphQL, startTestServer, type TestServer } from "./helpers/server.js";
 
-// Every GraphQL example of the README is valid against the schema, and those marked `graphql runnable` run,
-// as a reader would paste them into GraphiQL.
+// Every GraphQL example of the README and the guide is valid against the schema, and those marked
+// `graphql runnable` run, as a reader would paste them into GraphiQL.
 
-const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-const blocks = [...readme.matchAll(/^```graphql( runnable)?\n([\s\S]*?)^```$/gm)].map((match) => ({
-  runnable: Boolean(match[1]),
-  text: match[2],
-  line: readme.slice(0, match.index).split("\n").length,
-}));
+/** The user's documents: the README and the pages it links. */
+const DOCUMENTS = ["README.md", "docs/guide.md", "docs/operations.md"];
+const blocks = DOCUMENTS.flatMap((file) => {
+  const text = readFileSync(new URL(`../${file}`, import.meta.url), "utf8");
+  return [...text.matchAll(/^```graphql( runnable)?\n([\s\S]*?)^```$/gm)].map((match) => ({
+    runnable: Boolean(match[1]),
+    text: match[2],
+    line: `${file}:${text.slice(0, match.index).split("\n").length}`,
+  }));
+});
 
 let server: TestServer;
 beforeAll(async () => {
@@ -25,7 +29,7 @@ it("has GraphQL examples, each a valid document of named operations (or one anon
   for (const block of blocks) {
     const document = parse(block.text);
     const problems = validate(schema, document).map((error) => error.message);
-    expect(problems, `README.md line ${block.line}`).toEqual([]);
+    expect(problems, block.line).toEqual([]);
   }
 });
 
@@ -36,7 +40,7 @@ it("runs the examples marked runnable against a server, in order, without an err
     const operations = parse(block.text).definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === "OperationDefinition");
     for (const operation of operations.filter((op) => op.operation !== "subscription")) {
       const answer = await postGraphQL(server.url, { query: block.text, operationName: operation.name?.value }, server.adminToken);
-      expect(answer.errors, `README.md line ${block.line}, ${operation.name?.value ?? "its operation"}`).toBeUndefined();
+      expect(answer.errors, `${block.line}, ${operation.name?.value ?? "its operation"}`).toBeUndefined();
     }
   }
 });
