@@ -186,3 +186,17 @@ describe("events", () => {
     expect(cursor.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", fields: ["after"] });
   });
 });
+
+describe("events of some kinds of subject", () => {
+  it("sends, live and replayed, only the events of the subject kinds asked for", async () => {
+    const before = await recordEvent(prisma(), { kind: "LOG", subjectKind: "QUEUE_ITEM", subjectId: 901, level: "INFO", message: "an item's" });
+    const shown = await recordEvent(prisma(), { kind: "LOG", subjectKind: "JOB", subjectId: 902, level: "INFO", message: "a job's, replayed" });
+    const live = subscribe<{ events: Event }>(server.ws(), `subscription($after: ID) { events(subjectKinds: [JOB, IMPORT], after: $after) { ${EVENT_FIELDS} } }`, { after: String(BigInt(before.id) - 1n) });
+    expect((await live.next()).events).toMatchObject({ id: shown.id, subjectKind: "JOB" });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // subscribed
+    await recordEvent(prisma(), { kind: "LOG", subjectKind: "QUEUE_ITEM", subjectId: 903, level: "INFO", message: "not this" });
+    const wanted = await recordEvent(prisma(), { kind: "LOG", subjectKind: "IMPORT", subjectId: 904, level: "INFO", message: "this" });
+    expect((await live.next()).events).toMatchObject({ id: wanted.id, subjectKind: "IMPORT", message: "this" });
+    await live.close();
+  });
+});

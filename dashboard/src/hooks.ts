@@ -62,16 +62,18 @@ export interface LiveEvent {
 
 export const EVENT_FIELDS = "id kind subjectKind subjectId at ... on LogEvent { level message } ... on StatusEvent { from to reason }";
 
-/** Calls `seen` for every event of the given kinds (of one subject, or of all) from now on. */
-export function useEvents(kinds: string[], seen: (event: LiveEvent) => void, subject?: { kind: string; id: string }): void {
+/** Calls `seen` for every event of the given kinds (of one subject, or of all, or of some kinds of subject) from now on. */
+export function useEvents(kinds: string[], seen: (event: LiveEvent) => void, subject?: { kind: string; id: string }, subjectKinds?: string[]): void {
   const { api } = useSession();
   const handler = useRef(seen);
   handler.current = seen;
-  const key = JSON.stringify([kinds, subject]);
+  const key = JSON.stringify([kinds, subject, subjectKinds]);
   useEffect(
     () =>
-      api.subscribe<{ events: LiveEvent }>(`subscription($kinds: [EventKind!], $subject: SubjectInput) { events(kinds: $kinds, subject: $subject) { ${EVENT_FIELDS} } }`, { kinds, subject }, (data) =>
-        handler.current(data.events),
+      api.subscribe<{ events: LiveEvent }>(
+        `subscription($kinds: [EventKind!], $subject: SubjectInput, $subjectKinds: [SubjectKind!]) { events(kinds: $kinds, subject: $subject, subjectKinds: $subjectKinds) { ${EVENT_FIELDS} } }`,
+        { kinds, subject, subjectKinds },
+        (data) => handler.current(data.events),
       ),
     [key],
   );

@@ -189,6 +189,8 @@ export async function sendProgress(db: Db, input: Omit<ProgressEvent, "id" | "at
 export interface EventFilter {
   subject?: { kind: SubjectKind; id: number };
   kinds?: readonly EventKind[];
+  /** Only events of subjects of these kinds (e.g. imports and jobs, without their thousands of items). */
+  subjectKinds?: readonly SubjectKind[];
 }
 
 /** Prisma's where clause for persisted events matching a filter, after an id. */
@@ -196,11 +198,13 @@ export function eventWhere(filter: EventFilter, after?: bigint): Prisma.EventWhe
   return {
     ...(filter.subject ? { subjectKind: filter.subject.kind, subjectId: filter.subject.id } : {}),
     ...(filter.kinds?.length ? { kind: { in: [...filter.kinds] } } : {}),
+    ...(filter.subjectKinds?.length && !filter.subject ? { subjectKind: { in: [...filter.subjectKinds] } } : {}),
     ...(after !== undefined ? { id: { gt: after } } : {}),
   };
 }
 
 export function matches(event: MilepostEvent, filter: EventFilter): boolean {
   if (filter.subject && (event.subjectKind !== filter.subject.kind || event.subjectId !== filter.subject.id)) return false;
+  if (filter.subjectKinds?.length && !filter.subjectKinds.includes(event.subjectKind)) return false;
   return !filter.kinds?.length || filter.kinds.includes(event.kind);
 }

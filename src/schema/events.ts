@@ -88,10 +88,11 @@ builder.objectRef<StatusEvent>("StatusEvent").implement({
 
 type SubjectArg = { kind: SubjectKind; id: string | number };
 
-function filterOf(subject: SubjectArg | null | undefined, kinds: readonly MilepostEvent["kind"][] | null | undefined): EventFilter {
+function filterOf(subject: SubjectArg | null | undefined, kinds: readonly MilepostEvent["kind"][] | null | undefined, subjectKinds?: readonly SubjectKind[] | null): EventFilter {
   return {
     subject: subject ? { kind: subject.kind, id: parseId(subject.id, "subject.id") } : undefined,
     kinds: kinds ?? undefined,
+    subjectKinds: subjectKinds ?? undefined,
   };
 }
 
@@ -158,10 +159,11 @@ builder.subscriptionField("events", (t) =>
     args: {
       subject: t.arg({ type: SubjectInput }),
       kinds: t.arg({ type: [EventKindEnum] }),
+      subjectKinds: t.arg({ type: [SubjectKindEnum], description: "Without a subject: only events of subjects of these kinds, e.g. [IMPORT, JOB, COLLECTOR_RUN] without the thousands of queue items and steps." }),
       after: t.arg.id(),
     },
     subscribe: (_root, args, ctx) => {
-      const filter = filterOf(args.subject, args.kinds);
+      const filter = filterOf(args.subject, args.kinds, args.subjectKinds);
       const after = args.after ? parseEventId(args.after) : undefined;
       const live = listen(ctx, { subject: filter.subject });
       return untilClosed(live, eventStream(live, filter, after));

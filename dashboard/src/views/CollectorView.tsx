@@ -29,7 +29,7 @@ export function CollectorView(props: { name: string }) {
     { name: props.name },
   );
   // Its runs' events say when to read again (a new run, progress, an end).
-  useEvents(["STATUS", "PROGRESS"], (event) => event.subjectKind === "COLLECTOR_RUN" && collector.refresh());
+  useEvents(["STATUS", "PROGRESS"], () => collector.refresh(), undefined, ["COLLECTOR_RUN"]);
   const [cron, setCron] = useState<string | null>(null);
   const [fullRefresh, setFullRefresh] = useState(false);
   const { busy, run } = useAction();

@@ -1,7 +1,7 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { Bar, number, Panel, StatusBadge, until, when } from "../components.js";
 import { useSession } from "../context.js";
-import { useEvents, useQuery, useTick, type LiveEvent } from "../hooks.js";
+import { useEvents, useLive, useQuery, useTick, type LiveEvent } from "../hooks.js";
 import { Link, navigate } from "../router.js";
 
 type ImportRow = { id: string; name: string; source: string; status: string; progress: number | null; pagesDone: number; totalPages: number | null; itemsProcessed: number; itemsPerSecond: number | null; pagesPerHour: number | null; estimatedCompletionAt: string | null; resumeAt: string | null };
@@ -10,20 +10,46 @@ type JobRow = { id: string; name: string; kind: string; status: string; progress
 type CollectorRow = { name: string; schedule: string | null; nextRunAt: string | null; lastSuccessAt: string | null; lastRun: { id: string; status: string; recordsProcessed: number; durationSeconds: number | null } | null; stats: { successes: number; failures: number; recordsPerSecond: number | null } };
 type Overview = {
   imports: { totalCount: number; edges: { node: ImportRow }[] };
+  importSummary: { byStatus: { status: string; count: number }[] };
   processors: { name: string }[];
   jobs: { totalCount: number; edges: { node: JobRow }[] };
+  jobStats: { pending: number; running: number; completed: number; failed: number; cancelled: number };
   collectors: CollectorRow[];
-} & Record<string, QueueRow>;
+};
 
 const OVERVIEW = `query Overview {
   imports(first: 8) { totalCount edges { node { id name source status progress pagesDone totalPages itemsProcessed itemsPerSecond pagesPerHour estimatedCompletionAt resumeAt } } }
+  importSummary { byStatus { status count } }
+  jobStats { pending running completed failed cancelled }
   processors { name }
   jobs(first: 8) { totalCount edges { node { id name kind status progressPercentage totalSteps completedSteps failedSteps runningSteps tags } } }
   collectors { name schedule nextRunAt lastSuccessAt lastRun { id status recordsProcessed durationSeconds } stats { successes failures recordsPerSecond } }
 }`;
 
 const QUEUE_FIELDS = "queue pending running waiting completed failed cancelled total paused";
-const QUEUES = (names: string[]) => `query Queues { ${names.map((name, index) => `q${index}: queueStatus(queue: ${JSON.stringify(name)}) { ${QUEUE_FIELDS} }`).join(" ")} }`;
+const ended = (row: QueueRow) => row.completed + row.failed + row.cancelled;
+
+/** One queue, live (its status is coalesced to 4 a second by the service, however busy the queue), with its rate. */
+function QueueLine(props: { name: string }) {
+  const { data } = useLive<{ queueStatusUpdated: QueueRow }>(`subscription($queue: String) { queueStatusUpdated(queue: $queue) { ${QUEUE_FIELDS} } }`, { queue: props.name });
+  // Items ended per second, over the last few seconds.
+  const samples = useRef<{ at: number; ended: number }[]>([]);
+  const row = data?.queueStatusUpdated;
+  if (!row) return null;
+  const now = Date.now();
+  samples.current = [...samples.current.filter((sample) => now - sample.at < 10_000), { at: now, ended: ended(row) }];
+  const first = samples.current[0];
+  const rate = now - first.at >= 1000 ? (ended(row) - first.ended) / ((now - first.at) / 1000) : null;
+  return (
+    <tr data-queue={row.queue}>
+      <td><Link to={`/queues/${row.queue}`}>{row.queue}</Link></td>
+      <td>{row.paused ? <StatusBadge status="PAUSED" /> : "running"}</td>
+      <td>{number(row.pending)}</td><td>{number(row.running)}</td><td>{number(row.waiting)}</td><td>{number(row.completed)}</td><td>{number(row.failed)}</td><td>{number(row.cancelled)}</td>
+      <td class="wide"><Bar value={row.total ? ended(row) / row.total : null} /></td>
+      <td>{number(rate, 1)}</td>
+    </tr>
+  );
+}
 
 /** The strip of what went wrong or is waiting, across every kind, newest first. */
 type Alert = { id: string; at: string; text: string; href: string | null; level: "error" | "wait" };
@@ -41,31 +67,20 @@ function alertOf(event: LiveEvent): Alert | null {
 export function Overview() {
   const { api, notify, canAct } = useSession();
   const overview = useQuery<Overview>(OVERVIEW, {});
-  const names = overview.data?.processors.map((processor) => processor.name) ?? [];
-  const queues = useQuery<Record<string, QueueRow>>(names.length ? QUEUES(names) : "query { __typename }", { names });
   const [alerts, setAlerts] = useState<Alert[]>([]);
-  // Rates of queues: items ended per second, from the counts of the last two reads.
-  const [rates, setRates] = useState<Record<string, { at: number; ended: number; rate: number | null }>>({});
   const now = useTick();
 
-  useEvents(["STATUS", "PROGRESS", "LOG"], (event) => {
-    overview.refresh();
-    if (event.subjectKind === "QUEUE_ITEM") queues.refresh();
-    const alert = alertOf(event);
-    if (alert) setAlerts((list) => [alert, ...list].slice(0, 12));
-  });
-
-  const queueRows = names.map((name, index) => queues.data?.[`q${index}`]).filter((row): row is QueueRow => Boolean(row));
-  const ended = (row: QueueRow) => row.completed + row.failed + row.cancelled;
-  if (queueRows.some((row) => rates[row.queue]?.ended !== ended(row))) {
-    const next = { ...rates };
-    for (const row of queueRows) {
-      const before = rates[row.queue];
-      if (before?.ended === ended(row)) continue;
-      next[row.queue] = { at: Date.now(), ended: ended(row), rate: before ? (ended(row) - before.ended) / Math.max(0.25, (Date.now() - before.at) / 1000) : null };
-    }
-    setRates(next);
-  }
+  // Imports, jobs and collector runs say when to read again; queues' thousands of items do not come here.
+  useEvents(
+    ["STATUS", "PROGRESS", "LOG"],
+    (event) => {
+      overview.refresh();
+      const alert = alertOf(event);
+      if (alert) setAlerts((list) => [alert, ...list].slice(0, 12));
+    },
+    undefined,
+    ["IMPORT", "JOB", "COLLECTOR_RUN"],
+  );
 
   const startDemo = async () => {
     try {
@@ -78,7 +93,9 @@ export function Overview() {
 
   if (overview.error) return <p class="error">{overview.error.message}</p>;
   if (!overview.data) return <p class="loading">Loading…</p>;
-  const { imports, jobs, collectors } = overview.data;
+  const { imports, jobs, collectors, importSummary, jobStats } = overview.data;
+  const importCounts = importSummary.byStatus.filter((entry) => entry.count > 0).map((entry) => `${entry.count} ${entry.status.toLowerCase()}`).join(", ");
+  const jobCounts = (["pending", "running", "completed", "failed", "cancelled"] as const).filter((status) => jobStats[status] > 0).map((status) => `${jobStats[status]} ${status}`).join(", ");
   return (
     <div class="overview">
       <section class="alerts" aria-label="Errors and waits">
@@ -90,7 +107,7 @@ export function Overview() {
         ))}
       </section>
 
-      <Panel title={`Imports (${imports.totalCount})`} actions={canAct ? <button onClick={() => void startDemo()}>Start a demo import</button> : null}>
+      <Panel title={<>Imports ({imports.totalCount}) <small class="quiet">{importCounts}</small></>} actions={canAct ? <button onClick={() => void startDemo()}>Start a demo import</button> : null}>
         <table>
           <thead>
             <tr><th>import</th><th>status</th><th>progress</th><th>pages</th><th>items/s</th><th>pages/h</th><th>ETA</th></tr>
@@ -117,20 +134,12 @@ export function Overview() {
             <tr><th>queue</th><th>state</th><th>pending</th><th>running</th><th>waiting</th><th>completed</th><th>failed</th><th>cancelled</th><th>done</th><th>items/s</th></tr>
           </thead>
           <tbody>
-            {queueRows.map((row) => (
-              <tr key={row.queue} data-queue={row.queue}>
-                <td><Link to={`/queues/${row.queue}`}>{row.queue}</Link></td>
-                <td>{row.paused ? <StatusBadge status="PAUSED" /> : "running"}</td>
-                <td>{number(row.pending)}</td><td>{number(row.running)}</td><td>{number(row.waiting)}</td><td>{number(row.completed)}</td><td>{number(row.failed)}</td><td>{number(row.cancelled)}</td>
-                <td class="wide"><Bar value={row.total ? ended(row) / row.total : null} /></td>
-                <td>{number(rates[row.queue]?.rate ?? null, 1)}</td>
-              </tr>
-            ))}
+            {overview.data.processors.map((processor) => <QueueLine key={processor.name} name={processor.name} />)}
           </tbody>
         </table>
       </Panel>
 
-      <Panel title={`Jobs (${jobs.totalCount})`}>
+      <Panel title={<>Jobs ({jobs.totalCount}) <small class="quiet">{jobCounts}</small></>}>
         <table>
           <thead>
             <tr><th>job</th><th>kind</th><th>status</th><th>progress</th><th>steps</th><th>tags</th></tr>
