@@ -1,43 +1,31 @@
-import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { release, track } from "./helpers/resources.js";
+import type { Page } from "playwright-core";
+import { hasChromium, useChromium } from "./helpers/browser.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 /** Screenshots and the load figures go to the repository's ignored artifacts folder. */
 const ARTIFACTS = fileURLToPath(new URL("../.artifacts/", import.meta.url));
 
 // The dashboard at / in a real browser, as an operator uses it: everything over graphql-ws, live.
-if (!existsSync(CHROMIUM)) console.warn(`the dashboard's browser tests are skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does where it can)`);
-describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
+describe.skipIf(!hasChromium("the dashboard in Chromium"))("the dashboard in Chromium", () => {
   let server: TestServer;
   let origin: string;
-  let browser: Browser;
+  const browser = useChromium();
 
   beforeAll(async () => {
     // The demo answers in 30 ms: an import of it lasts long enough to be watched, paused and resumed.
     server = await startTestServer({ MILEPOST_PLUGINS: "test/fixtures/test-processors.mjs", DEMO_LATENCY_MS: "30" });
     origin = new URL(server.url).origin;
     await mkdir(ARTIFACTS, { recursive: true });
-    browser = track(
-      await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      }),
-      "browser",
-    );
   });
   afterAll(async () => {
-    await browser?.close();
-    if (browser) release(browser);
     await server?.stop();
   });
 
   async function signedIn(token: string, path = "/"): Promise<Page> {
-    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    const page = await (await browser().newContext({ viewport: { width: 1400, height: 900 } })).newPage();
     page.on("dialog", (dialog) => void dialog.accept());
     page.setDefaultTimeout(10_000); // a step that does not come says which, before the test's own timeout
     await page.goto(`${origin}${path}`);
@@ -53,7 +41,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
   };
 
   it("loads fast from the service itself, signs in, and shows every kind of work", async () => {
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await browser().newContext()).newPage();
     await page.goto(`${origin}/`);
     await page.locator("input[name=token]").waitFor();
     const load = await page.evaluate(() => {

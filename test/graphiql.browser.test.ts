@@ -1,39 +1,26 @@
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { recordEvent } from "../src/engine/events.js";
 import { prisma } from "../src/db/client.js";
-import { release, track } from "./helpers/resources.js";
+import { hasChromium, useChromium } from "./helpers/browser.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-
 // GraphiQL in a real browser: kept in the suite wherever Debian's Chromium is installed.
-if (!existsSync(CHROMIUM)) console.warn(`GraphiQL's browser tests are skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does where it can)`);
-describe.skipIf(!existsSync(CHROMIUM))("GraphiQL in Chromium", () => {
+describe.skipIf(!hasChromium("GraphiQL in Chromium"))("GraphiQL in Chromium", () => {
   let server: TestServer;
-  let browser: Browser;
+  const browser = useChromium();
 
   beforeAll(async () => {
     server = await startTestServer();
-    browser = track(
-      await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      }),
-      "browser",
-    );
   });
   afterAll(async () => {
-    await browser?.close();
-    if (browser) release(browser);
     await server?.stop();
   });
 
   async function openGraphiQL(query: string): Promise<Page> {
     // The token goes where a user types it: GraphiQL's headers, sent with every request.
-    const context = await browser.newContext({ extraHTTPHeaders: { authorization: `Bearer ${server.adminToken}` } });
+    const context = await browser().newContext({ extraHTTPHeaders: { authorization: `Bearer ${server.adminToken}` } });
     const page = await context.newPage();
     await page.goto(`${server.url}?query=${encodeURIComponent(query)}`);
     await page.locator(".graphiql-execute-button").waitFor({ timeout: 20_000 });
