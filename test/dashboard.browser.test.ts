@@ -103,7 +103,7 @@ describe.skipIf(!hasChromium("the dashboard in Chromium"))("the dashboard in Chr
 
   it("pauses a queue and filters its items by tag", async () => {
     await gql(
-      `mutation { enqueue(input: { queue: "echo", items: [{ key: "blue-1", payload: { n: 1 }, tags: ["blue"] }, { key: "red-1", payload: { n: 2 }, tags: ["red"] }, { key: "blue-2", payload: { n: 3 }, tags: ["blue", "big"] }] }) { added { id } } }`,
+      `mutation { enqueue(input: { queue: "echo", items: [{ key: "blue-1", payload: { n: 1 }, tags: ["blue"] }, { key: "red-1", payload: { n: 2 }, tags: ["red"] }, { key: "blue-2", payload: { n: 3 }, tags: ["blue", "big"] }, { key: "doomed", payload: { n: 4, permanent: true } }] }) { added { id } } }`,
     );
     const page = await signedIn(server.adminToken, "/queues/echo");
     await page.locator("tr[data-item=red-1]").waitFor();
@@ -118,6 +118,8 @@ describe.skipIf(!hasChromium("the dashboard in Chromium"))("the dashboard in Chr
     await page.goto(`${origin}/`);
     await page.locator("tr[data-import]").first().waitFor();
     await page.locator("tr[data-job]").first().waitFor();
+    // The strip shows what failed among the queues' items too.
+    await page.locator(".alerts .alert-error", { hasText: "echo item doomed failed" }).waitFor();
     await page.screenshot({ path: `${ARTIFACTS}dashboard-overview.png`, fullPage: true });
     await page.close();
   });

@@ -1,4 +1,4 @@
-import { useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { Bar, number, Panel, StatusBadge, until, when } from "../components.js";
 import { useSession } from "../context.js";
 import { useEvents, useLive, useQuery, useTick, type LiveEvent } from "../hooks.js";
@@ -30,8 +30,10 @@ const QUEUE_FIELDS = "queue pending running waiting completed failed cancelled t
 const ended = (row: QueueRow) => row.completed + row.failed + row.cancelled;
 
 /** One queue, live (its status is coalesced to 4 a second by the service, however busy the queue), with its rate. */
-function QueueLine(props: { name: string }) {
+function QueueLine(props: { name: string; troubled(queue: string, count: number): void }) {
   const { data } = useLive<{ queueStatusUpdated: QueueRow }>(`subscription($queue: String) { queueStatusUpdated(queue: $queue) { ${QUEUE_FIELDS} } }`, { queue: props.name });
+  const troubles = data ? data.queueStatusUpdated.failed + data.queueStatusUpdated.waiting : 0;
+  useEffect(() => props.troubled(props.name, troubles), [troubles]);
   // Items ended per second, over the last few seconds.
   const samples = useRef<{ at: number; ended: number }[]>([]);
   const row = data?.queueStatusUpdated;
@@ -67,6 +69,14 @@ function alertOf(event: LiveEvent): Alert | null {
 export function Overview() {
   const { api, notify, canAct } = useSession();
   const overview = useQuery<Overview>(OVERVIEW, {});
+  // Queue items that failed or wait, newest first: asked again when a queue's count of them changes (their own
+  // events are too many to follow here).
+  const [troubles, setTroubles] = useState<Record<string, number>>({});
+  const troubled = useCallback((queue: string, count: number) => setTroubles((all) => (all[queue] === count ? all : { ...all, [queue]: count })), []);
+  const items = useQuery<{ queueItems: { edges: { node: { id: string; key: string; queue: string; status: string; error: string | null; updatedAt: string } }[] } }>(
+    `query { queueItems(status: [FAILED, WAITING], first: 5) { edges { node { id key queue status error updatedAt } } } }`,
+    { troubles },
+  );
   const [alerts, setAlerts] = useState<Alert[]>([]);
   const now = useTick();
 
@@ -99,7 +109,12 @@ export function Overview() {
   return (
     <div class="overview">
       <section class="alerts" aria-label="Errors and waits">
-        {alerts.length === 0 ? <span class="quiet">No errors or rate-limit waits since this page opened.</span> : null}
+        {alerts.length === 0 && !items.data?.queueItems.edges.length ? <span class="quiet">No errors or rate-limit waits since this page opened.</span> : null}
+        {items.data?.queueItems.edges.map(({ node }) => (
+          <div key={`item-${node.id}`} class={`alert alert-${node.status === "FAILED" ? "error" : "wait"}`}>
+            <time>{new Date(node.updatedAt).toLocaleTimeString()}</time> <Link to={`/queues/${node.queue}`}>{node.queue} item {node.key}</Link> {node.status === "FAILED" ? "failed" : "waits"}: {node.error ?? ""}
+          </div>
+        ))}
         {alerts.map((alert) => (
           <div key={alert.id} class={`alert alert-${alert.level}`}>
             <time>{new Date(alert.at).toLocaleTimeString()}</time> {alert.href ? <Link to={alert.href}>{alert.text}</Link> : alert.text}
@@ -134,7 +149,7 @@ export function Overview() {
             <tr><th>queue</th><th>state</th><th>pending</th><th>running</th><th>waiting</th><th>completed</th><th>failed</th><th>cancelled</th><th>done</th><th>items/s</th></tr>
           </thead>
           <tbody>
-            {overview.data.processors.map((processor) => <QueueLine key={processor.name} name={processor.name} />)}
+            {overview.data.processors.map((processor) => <QueueLine key={processor.name} name={processor.name} troubled={troubled} />)}
           </tbody>
         </table>
       </Panel>
