@@ -87,6 +87,7 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: int(4, 1, 256).describe("Imports one worker process runs at once; and as many queue items, and as many job steps."),
   SCHEDULE_CHECK_SECONDS: int(10, 1, 45).describe("How often cron schedules (collectors, event retention) are checked, and how often a collector's queue is polled for its ticks: a tick starts its run within about three times this."),
   SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000).describe("On SIGTERM/SIGINT, how long running work may take to reach a checkpoint before the process exits."),
+  COLLECTOR_RUNS_KEPT: int(1000, 10, 1_000_000).describe("Finished runs kept per collector (hourly, the older ones are deleted with their events); a collector's stats are over these."),
   EVENT_RETENTION_DAYS: int(14, 1, 36500).describe("LOG and STATUS events of finished work older than this are deleted (hourly); a subject's last CHECKPOINT is kept."),
   MAX_CONSECUTIVE_PAGE_FAILURES: int(5, 1, 10_000).describe("Pages failing in a row (after their retries) that end an import as FAILED."),
   MILEPOST_SECRETS: commaList((entry): SecretGrant | Refused => {

@@ -7,6 +7,7 @@ import { startDemoServer } from "../src/demo/upstream.js";
 import { httpJsonCollectorConfig } from "../src/collectors/http-json-collector.js";
 import { logger } from "../src/logger.js";
 import { loadCollectors } from "../src/registry.js";
+import { pruneCollectorRuns } from "../src/work/collectors/retention.js";
 import { cloneDatabase } from "./helpers/database.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/subscriptions.js";
@@ -318,4 +319,20 @@ it("refuses, before any request, a collector whose URL leaves the egress rules o
   expect(await loading([{ name: "typo", use: "http-json-colector", config: {} }])).toMatch(/uses "http-json-colector", which is not a registered collector \(known: .*http-json-collector/);
   expect(await loading([{ name: "extra", use: "demo-stats", shedule: "* * * * *" }])).toMatch(/MILEPOST_COLLECTORS: .* is not an array of .*: entry 0: Unrecognized key: "shedule"/);
   expect(await loading([{ name: "every-second", use: "demo-stats", schedule: "* * * * * *" }])).toMatch(/five fields/);
+});
+
+it("keeps the newest finished runs of each collector (hourly), with their events; the next run plans as before", async () => {
+  const before = await collectorRow("stats");
+  const runs = await prisma().collectorRun.findMany({ where: { collector: "stats" }, orderBy: { id: "desc" } });
+  expect(runs.length).toBeGreaterThan(3);
+  const deleted = await pruneCollectorRuns(3);
+  const left = await prisma().collectorRun.findMany({ where: { collector: "stats" }, orderBy: { id: "desc" } });
+  expect(left.map((run) => run.id)).toEqual(runs.slice(0, 3).map((run) => run.id));
+  expect(deleted).toBeGreaterThanOrEqual(runs.length - 3);
+  const gone = runs.slice(3).map((run) => run.id);
+  expect(await prisma().event.count({ where: { subjectKind: "COLLECTOR_RUN", subjectId: { in: gone } } })).toBe(0);
+  expect(await collectorRow("stats")).toEqual(before);
+  const next = await runToEnd("stats");
+  expect(next).toMatchObject({ status: "COMPLETED" });
+  expect(next.window!.years).toEqual([YEAR - 1, YEAR]);
 });

@@ -38,7 +38,7 @@ export async function startWorkerRole(deps: Omit<WorkerDeps, "http" | "attemptHt
   onDatabaseChange((up) => void (up ? resumeWorkers() : pauseWorkers()).catch((error: unknown) => log.warn({ err: error }, "could not pause or resume the workers")));
   const recoveries = [imports.recovery, collectors.recovery, queueRecovery, stepRecovery];
   const sweep = startSweep(recoveries, log);
-  await startEventRetention([...recoveries.map((recovery) => recovery.kind), JOB_KIND], config.EVENT_RETENTION_DAYS, log);
+  await startEventRetention([...recoveries.map((recovery) => recovery.kind), JOB_KIND], { days: config.EVENT_RETENTION_DAYS, collectorRuns: config.COLLECTOR_RUNS_KEPT }, log);
   return {
     async stop() {
       sweep.stop();
