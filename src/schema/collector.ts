@@ -1,4 +1,3 @@
-import type { CollectorRun } from "../generated/prisma/client.js";
 import { z } from "zod";
 import { prisma } from "../db/client.js";
 import { NotFoundError, parseId, parseInput } from "../engine/errors.js";
@@ -9,13 +8,8 @@ import { builder } from "./builder.js";
 import { connectionOf, forwardPage, type PagingArgs } from "./forward-page.js";
 import { listen, liveState, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
+import { elapsedSeconds } from "./elapsed.js";
 import type { Status } from "../generated/prisma/enums.js";
-
-/** Seconds from start to end, or so far while it runs; null before it starts. */
-function durationSeconds(run: CollectorRun): number | null {
-  if (!run.startedAt) return null;
-  return ((run.completedAt ?? new Date()).getTime() - run.startedAt.getTime()) / 1000;
-}
 
 export const CollectorRunRef = builder.prismaObject("CollectorRun", {
   fields: (t) => ({
@@ -33,7 +27,7 @@ export const CollectorRunRef = builder.prismaObject("CollectorRun", {
     error: t.exposeString("error", { nullable: true }),
     startedAt: t.field({ type: "DateTime", description: "When it started (when it was created, while PENDING).", resolve: (run) => run.startedAt ?? run.createdAt }),
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
-    durationSeconds: t.float({ nullable: true, description: "From start to end; so far, while it runs.", resolve: durationSeconds }),
+    durationSeconds: t.float({ nullable: true, description: "From start to end; so far, while it runs.", resolve: elapsedSeconds }),
   }),
 });
 

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import type { QueueItem } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
 import { parseId, parseInput } from "../engine/errors.js";
 import { cancelQueueItem, retryQueueItem } from "../work/queue/commands.js";
@@ -8,14 +7,8 @@ import { findItems } from "../work/queue/read.js";
 import { builder } from "./builder.js";
 import { connectionOf, forwardPage } from "./forward-page.js";
 import { StatusEnum } from "./status.js";
+import { elapsedSeconds } from "./elapsed.js";
 import { MAX_META_BYTES, MAX_TAGS, metaFilter, tagsFilter } from "../work/tags.js";
-
-/** Seconds from start to now (running) or to the end (finished); null before it started. */
-function durationSeconds(item: QueueItem): number | null {
-  if (!item.startedAt) return null;
-  const end = item.status === "RUNNING" || !item.completedAt ? Date.now() : item.completedAt.getTime();
-  return Math.max(0, (end - item.startedAt.getTime()) / 1000);
-}
 
 export const QueueItemRef = builder.prismaObject("QueueItem", {
   description: "An item of a persistent priority queue, run through the processor its queue is named after.",
@@ -36,7 +29,7 @@ export const QueueItemRef = builder.prismaObject("QueueItem", {
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
-    durationSeconds: t.float({ nullable: true, description: "Run time so far (RUNNING) or in total (finished).", resolve: durationSeconds }),
+    durationSeconds: t.float({ nullable: true, description: "Run time so far (RUNNING) or in total (finished).", resolve: elapsedSeconds }),
     tags: t.exposeStringList("tags", { description: "What a team files the item under; not seen by the processor." }),
     meta: t.expose("meta", { type: "JSON", nullable: true, description: "Free metadata kept with the item; not seen by the processor." }),
   }),
