@@ -1,6 +1,6 @@
 import type { Job, Prisma, Status } from "../generated/prisma/client.js";
 import { prisma } from "../db/client.js";
-import { parseId, parseInput } from "../engine/errors.js";
+import { parseId } from "../engine/errors.js";
 import { redactSecrets } from "../secrets.js";
 import { cancelJob, retryJob, startJob } from "../work/jobs/commands.js";
 import { createJob } from "../work/jobs/create.js";
@@ -12,7 +12,7 @@ import type { Context } from "./context.js";
 import "./job-step.js";
 import { listen, liveState, liveValue, untilClosed } from "./live.js";
 import { StatusEnum } from "./status.js";
-import { MAX_META_BYTES, MAX_TAGS, metaFilter, tagsFilter } from "../work/tags.js";
+import { filingFilter, MAX_META_BYTES, MAX_TAGS } from "../work/tags.js";
 
 /** Steps ended COMPLETED or FAILED, of all, in percent. */
 function progressPercentage(job: Job): number {
@@ -107,8 +107,7 @@ type JobsArgs = { status?: Status[] | null; kind?: string | null; tags?: string[
  * MAX_META_MATCHES.
  */
 async function jobsWhere(args: JobsArgs): Promise<Prisma.JobWhereInput> {
-  const tags = args.tags?.length ? parseInput(tagsFilter, args.tags, ["tags"]) : null;
-  const meta = args.meta !== null && args.meta !== undefined ? parseInput(metaFilter, args.meta, ["meta"]) : null;
+  const { tags, meta } = filingFilter(args);
   const ids = meta
     ? (await prisma().$queryRaw<{ id: number }[]>`SELECT id FROM "Job" WHERE meta @> ${JSON.stringify(meta)}::jsonb ORDER BY id DESC LIMIT ${MAX_META_MATCHES}`).map((row) => row.id)
     : null;

@@ -8,7 +8,7 @@ import { builder } from "./builder.js";
 import { connectionOf, forwardPage } from "./forward-page.js";
 import { StatusEnum } from "./status.js";
 import { elapsedSeconds } from "./elapsed.js";
-import { MAX_META_BYTES, MAX_TAGS, metaFilter, tagsFilter } from "../work/tags.js";
+import { filingFilter, MAX_META_BYTES, MAX_TAGS } from "../work/tags.js";
 
 export const QueueItemRef = builder.prismaObject("QueueItem", {
   description: "An item of a persistent priority queue, run through the processor its queue is named after.",
@@ -100,9 +100,7 @@ builder.queryFields((t) => ({
         const first = forwardPage(args, { default: 50, max: 500 });
         const before = args.after ? parseId(args.after, "after") : null;
         const search = args.search ? parseInput(z.string().max(200), args.search, ["search"]) : null;
-        const tags = args.tags ? parseInput(tagsFilter, args.tags, ["tags"]) : null;
-        const meta = args.meta !== null && args.meta !== undefined ? parseInput(metaFilter, args.meta, ["meta"]) : null;
-        const page = await findItems({ queue: args.queue, status: args.status, search, payload: args.payload, tags, meta }, first, before);
+        const page = await findItems({ queue: args.queue, status: args.status, search, payload: args.payload, ...filingFilter(args) }, first, before);
         return connectionOf(page.items, (item) => String(item.id), { hasNextPage: page.hasNextPage, hasPreviousPage: before !== null, totalCount: page.totalCount });
       },
     },

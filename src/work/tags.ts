@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseInput } from "../engine/errors.js";
 
 /** Tags one item or job may carry, and the JSON size of its metadata: filing, not storage. */
 export const MAX_TAGS = 20;
@@ -26,3 +27,14 @@ export const metaInput = jsonObject()
 
 /** A containment filter on metadata: work whose metadata holds this object. */
 export const metaFilter = jsonObject();
+
+/**
+ * The `tags` and `meta` filter arguments of a list (queueItems, jobs),
+ * checked; null for either when it filters nothing.
+ */
+export function filingFilter(args: { tags?: string[] | null; meta?: unknown }): { tags: string[] | null; meta: Record<string, unknown> | null } {
+  return {
+    tags: args.tags?.length ? parseInput(tagsFilter, args.tags, ["tags"]) : null,
+    meta: args.meta !== null && args.meta !== undefined ? parseInput(metaFilter, args.meta, ["meta"]) : null,
+  };
+}
