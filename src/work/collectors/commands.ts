@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Collector, CollectorRun } from "../../generated/prisma/client.js";
-import { prisma, type Tx } from "../../db/client.js";
+import { prisma } from "../../db/client.js";
 import { recordEvent } from "../../engine/events.js";
 import { ConflictError, InputError, parseInput } from "../../engine/errors.js";
 import { columnsOf } from "../../engine/kind.js";
@@ -26,14 +26,14 @@ function collectorNamed(name: string, field: string): RunnableCollector {
 type Started = { run: CollectorRun } | { active: CollectorRun };
 
 /**
- * Creates a run and its job in one transaction, unless the collector has a
+ * Creates a run and its job in one transaction (the collector's row is
+ * there: every process makes the rows of its collectors at start), unless the collector has a
  * run PENDING, RUNNING or WAITING: the partial unique index decides, so two
  * starts that race (a click and a cron tick, two processes) make one run.
  */
 async function startRun(name: string, trigger: "manual" | "schedule", options: { fullRefresh?: boolean; maxAgeDays?: number | null } = {}): Promise<Started> {
   for (;;) {
     const started = await prisma().$transaction(async (tx): Promise<Started | null> => {
-      await tx.$executeRaw`INSERT INTO "Collector" (name) VALUES (${name}) ON CONFLICT DO NOTHING`;
       const [run] = await tx.$queryRaw<CollectorRun[]>`
         INSERT INTO "CollectorRun" AS t (collector, trigger, "fullRefresh", "maxAgeDays", "updatedAt")
         VALUES (${name}, ${trigger}, ${options.fullRefresh ?? false}, ${options.maxAgeDays ?? null}::int, now())
@@ -104,13 +104,13 @@ export async function scheduleCollector(name: string, cron: string | null): Prom
  * while this process was down is taken.
  */
 export async function syncCollectors(): Promise<void> {
-  for (const collector of listCollectors()) {
-    const row = await prisma().$transaction(async (tx: Tx) => {
-      await tx.$executeRaw`INSERT INTO "Collector" (name, schedule) VALUES (${collector.name}, ${collector.schedule}) ON CONFLICT DO NOTHING`;
-      return tx.collector.findUniqueOrThrow({ where: { name: collector.name } });
-    });
-    await applySchedule(collector.name, row.schedule);
-  }
+  const collectors = listCollectors().map(({ name, schedule }) => ({ name, schedule }));
+  await prisma().$executeRaw`
+    INSERT INTO "Collector" (name, schedule)
+    SELECT name, schedule FROM jsonb_to_recordset(${JSON.stringify(collectors)}::jsonb) AS c(name text, schedule text)
+    ON CONFLICT DO NOTHING`;
+  const rows = await prisma().collector.findMany({ where: { name: { in: collectors.map((collector) => collector.name) } } });
+  for (const row of rows) await applySchedule(row.name, row.schedule);
 }
 
 /** This process works every collector's ticks: one worker a queue, polling slowly (a schedule fires at most once a minute). */
