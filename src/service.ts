@@ -7,7 +7,6 @@ import type { Config } from "./config.js";
 import { startEventBridge } from "./engine/event-bridge.js";
 import { createEventHub } from "./engine/event-hub.js";
 import { configureSecrets } from "./secrets.js";
-import { configureEgress } from "./egress/policy.js";
 import { connectPrisma, disconnectPrisma } from "./db/client.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { readCappedBody, refuseTooLarge } from "./http/body.js";
@@ -26,7 +25,7 @@ import { startHeartbeat } from "./jobs/heartbeat.js";
 import { startWorkerRole } from "./jobs/workers.js";
 import { createQueues, forgetBoss } from "./engine/queues.js";
 import { createDemoUpstream } from "./demo/upstream.js";
-import { defaultOrigin, egressOf, registerDefinitions } from "./setup.js";
+import { defaultOrigin, prepareWork } from "./setup.js";
 import { declareCollectorQueues, syncCollectors } from "./work/collectors/commands.js";
 import { configureLogFormat, logger } from "./logger.js";
 
@@ -145,10 +144,9 @@ export function createService(config: Config): Service {
       if (config.MILEPOST_ROLE !== "worker") await assertPortFree(config.HOST, config.PORT);
       database = await openDatabase(config, logger);
       watchDatabase(database.url, logger);
-      configureEgress(egressOf(config, database.url, ownOrigin));
       connectPrisma(database.url, config.PREPARED_STATEMENTS);
       prismaOpen = true;
-      await registerDefinitions(config, ownOrigin, logger);
+      await prepareWork(config, database.url, ownOrigin, logger);
       declareCollectorQueues();
       boss = await startBoss(database.url, { runsWork: config.MILEPOST_ROLE !== "api", scheduleCheckSeconds: config.SCHEDULE_CHECK_SECONDS }, logger);
       await createQueues(boss);

@@ -1,5 +1,5 @@
 import type { Config } from "./config.js";
-import type { EgressPolicy } from "./egress/policy.js";
+import { configureEgress, type EgressPolicy } from "./egress/policy.js";
 import { demoStatsCollector } from "./collectors/demo-stats.js";
 import { httpJsonCollector } from "./collectors/http-json-collector.js";
 import type { Logger } from "./logger.js";
@@ -17,7 +17,7 @@ export function defaultOrigin(config: Pick<Config, "HOST" | "PORT">): string {
 }
 
 /** Where work may reach: MILEPOST_EGRESS's entries, never the database, and the demo under the service's own origin. */
-export function egressOf(config: Config, databaseUrl: string, origin: () => string): EgressPolicy {
+function egressOf(config: Config, databaseUrl: string, origin: () => string): EgressPolicy {
   const database = new URL(databaseUrl);
   return {
     entries: config.MILEPOST_EGRESS,
@@ -45,4 +45,14 @@ export async function registerDefinitions(config: Config, ownOrigin: () => strin
   registerCollector(demoStatsCollector(demo));
   await loadPlugins(config.MILEPOST_PLUGINS, log);
   if (config.MILEPOST_COLLECTORS) await loadCollectors(config.MILEPOST_COLLECTORS, log);
+}
+
+/**
+ * What a process needs before it takes work in (the service, the CLI's
+ * enqueue): where work may reach, and the definitions it checks work
+ * against.
+ */
+export async function prepareWork(config: Config, databaseUrl: string, ownOrigin: () => string, log: Logger): Promise<void> {
+  configureEgress(egressOf(config, databaseUrl, ownOrigin));
+  await registerDefinitions(config, ownOrigin, log);
 }

@@ -3,10 +3,9 @@
 import { ConfigError, loadConfig, StartupError, type Config } from "../config.js";
 import { connectPrisma, disconnectPrisma } from "../db/client.js";
 import { openDatabase, type Database } from "../db/database.js";
-import { configureEgress } from "../egress/policy.js";
 import { logger } from "../logger.js";
 import { configureSecrets } from "../secrets.js";
-import { defaultOrigin, egressOf, registerDefinitions } from "../setup.js";
+import { defaultOrigin, prepareWork } from "../setup.js";
 import { ENQUEUE_USAGE, enqueueCommand } from "./enqueue.js";
 import { STATUS_USAGE, statusCommand } from "./status.js";
 import { TOKEN_USAGE, tokenCommand } from "./tokens.js";
@@ -63,8 +62,7 @@ async function run(argv: string[]): Promise<number> {
     else {
       // Payloads are checked as the API checks them: the same processors, secrets and egress rules.
       configureSecrets(config.MILEPOST_SECRETS);
-      configureEgress(egressOf(config, database.url, () => defaultOrigin(config)));
-      await registerDefinitions(config, () => defaultOrigin(config), logger);
+      await prepareWork(config, database.url, () => defaultOrigin(config), logger);
       await enqueueCommand(parsed, out);
     }
     return 0;

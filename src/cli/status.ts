@@ -1,6 +1,6 @@
 import type { Status } from "../generated/prisma/enums.js";
 import { prisma } from "../db/client.js";
-import { table } from "./table.js";
+import { dateTime, table } from "./table.js";
 
 export const STATUS_USAGE = `milepost status              work of every kind by status, queues (paused or not), live processes`;
 
@@ -40,7 +40,7 @@ export async function statusCommand(out: (line: string) => void): Promise<void> 
   if (processes.length) {
     table(
       ["role", "host", "pid", "version", "up since"],
-      processes.map((process) => [process.role, process.host, String(process.pid), process.version, process.startedAt.toISOString().slice(0, 19).replace("T", " ")]),
+      processes.map((process) => [process.role, process.host, String(process.pid), process.version, dateTime(process.startedAt)]),
       out,
     );
   }

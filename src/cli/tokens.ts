@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { createToken, revokeToken } from "../auth/tokens.js";
 import { prisma } from "../db/client.js";
-import { table } from "./table.js";
+import { dateTime, table } from "./table.js";
 import { CommandError, UsageError, type Parsed } from "./usage.js";
 
 const ROLES = ["VIEWER", "OPERATOR", "ADMIN"] as const;
@@ -35,10 +35,9 @@ export async function tokenCommand(parsed: Parsed, out: (line: string) => void):
   }
   if (action === "list") {
     const tokens = await prisma().apiToken.findMany({ orderBy: { id: "asc" } });
-    const when = (date: Date | null) => (date ? date.toISOString().slice(0, 19).replace("T", " ") : "—");
     table(
       ["id", "name", "role", "created", "last used", "revoked"],
-      tokens.map((token) => [String(token.id), token.name, token.role, when(token.createdAt), when(token.lastUsedAt), when(token.revokedAt)]),
+      tokens.map((token) => [String(token.id), token.name, token.role, dateTime(token.createdAt), dateTime(token.lastUsedAt), dateTime(token.revokedAt)]),
       out,
     );
     return;
