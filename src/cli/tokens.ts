@@ -1,10 +1,12 @@
 import { z } from "zod";
+import { Role } from "../generated/prisma/enums.js";
 import { createToken, revokeToken } from "../auth/tokens.js";
 import { prisma } from "../db/client.js";
 import { dateTime, table } from "./table.js";
 import { CommandError, UsageError, type Parsed } from "./usage.js";
 
-const ROLES = ["VIEWER", "OPERATOR", "ADMIN"] as const;
+/** The roles the schema has, in its order (VIEWER, OPERATOR, ADMIN). */
+const ROLES = Object.values(Role);
 
 export const TOKEN_USAGE = `milepost token create --name NAME --role VIEWER|OPERATOR|ADMIN
                               a new token; its secret is printed once (only its hash is kept)
@@ -19,8 +21,8 @@ export async function tokenCommand(parsed: Parsed, out: (line: string) => void):
     const name = z.string().trim().min(1).max(100).safeParse(parsed.options.get("name") ?? "");
     if (!name.success) throw new UsageError("token create needs --name NAME (1 to 100 characters)");
     const role = (parsed.options.get("role") ?? "").toUpperCase();
-    if (!ROLES.includes(role as (typeof ROLES)[number])) throw new UsageError(`token create needs --role, one of ${ROLES.join(", ")} (got "${parsed.options.get("role") ?? ""}")`);
-    const { apiToken, token } = await createToken(name.data, role as (typeof ROLES)[number]);
+    if (!ROLES.includes(role as Role)) throw new UsageError(`token create needs --role, one of ${ROLES.join(", ")} (got "${parsed.options.get("role") ?? ""}")`);
+    const { apiToken, token } = await createToken(name.data, role as Role);
     out(`created token ${apiToken.id} "${apiToken.name}" (${apiToken.role}); its secret, shown once:`);
     out(token);
     return;
